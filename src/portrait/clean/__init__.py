@@ -1,0 +1,1 @@
+"""Cleaning of raw customer-data values (regions, phones, dates and the like)."""

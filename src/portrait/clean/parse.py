@@ -1,0 +1,151 @@
+"""Parsing and validation rules as engine expressions (DuckDB SQL), one set per field kind.
+
+Each field's raw text becomes a typed value, a list of reason codes (``field:rule``) that send the
+row to quarantine, and a flag saying whether cleaning rewrote its form (counted as "fixed").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portrait.config import CleaningConfig
+from portrait.schema import BOOL, DATE, INT, MONEY, NUMBER, TEXT, TIMESTAMP, Field
+
+NULL_TOKENS = ("", "null", "none", "nan", "na", "n/a", "#n/a", "-", "--", "—", "无", "空", "未填写", "\\n")
+TRUE_WORDS = ("1", "true", "t", "yes", "y", "是", "有", "用券", "已用", "使用")
+FALSE_WORDS = ("0", "false", "f", "no", "n", "否", "无券", "未用", "未使用", "不使用")
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d",
+    "%Y.%m.%d %H:%M:%S", "%Y.%m.%d",
+    "%Y%m%d%H%M%S", "%Y%m%d",
+    "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日%H:%M", "%Y年%m月%d日",
+    "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f",
+)
+DATE_SHAPE = r"^\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}.*$|^\d{8}$"
+NUMBER_NOISE = r"[,，\s¥￥$元件个次岁人]|RMB|CNY"
+
+# human words for reason codes, shown in reports
+RULE_TEXT = {
+    "missing": "required value missing",
+    "unparseable_number": "not a number",
+    "not_whole_number": "not a whole number",
+    "unparseable_date": "not a date",
+    "impossible_date": "impossible date",
+    "unparseable_bool": "not yes/no",
+    "negative": "negative value",
+    "out_of_range": "outside the allowed range",
+    "unknown_value": "unknown value",
+    "duplicate_key": "same key as another row with different values",
+}
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_str(text: str) -> str:
+    """Quote a string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_list(values: tuple[str, ...] | list[str]) -> str:
+    """A parenthesised list of string literals."""
+    return "(" + ", ".join(sql_str(v) for v in values) + ")"
+
+
+def nulled(column: str) -> str:
+    """Trimmed text, or NULL for blanks and null-like tokens."""
+    col = q(column)
+    return f"CASE WHEN lower(trim({col})) IN {sql_list(NULL_TOKENS)} THEN NULL ELSE trim({col}) END"
+
+
+@dataclass
+class FieldRule:
+    """The SQL pieces for one field: its typed value, reasons to quarantine, and 'was rewritten'."""
+
+    value: str
+    reasons: list[tuple[str, str]]  # (condition, code)
+    fixed: str | None = None
+
+
+def _number(v: str) -> str:
+    return f"TRY_CAST(regexp_replace({v}, '{NUMBER_NOISE}', '', 'g') AS DOUBLE)"
+
+
+def timestamp_expr(v: str) -> str:
+    """Parse the many date/time forms users write, Excel serial days included."""
+    formats = "[" + ", ".join(sql_str(f) for f in TIMESTAMP_FORMATS) + "]"
+    serial = (
+        f"CASE WHEN regexp_full_match({v}, '\\d{{5}}(\\.\\d+)?') THEN TIMESTAMP '1899-12-30' + "
+        f"to_microseconds(CAST(round(CAST({v} AS DOUBLE) * 86400000000) AS BIGINT)) END"
+    )
+    inner = f"COALESCE(TRY_CAST({v} AS TIMESTAMP), try_strptime({v}, {formats}), {serial})"
+    return f"(CASE WHEN year({inner}) BETWEEN 1900 AND 2100 THEN {inner} END)"
+
+
+def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
+    """Return the parse/validate SQL of ``field`` whose nulled raw text is column ``raw``."""
+    v = q(raw)
+    name = field.name
+    reasons: list[tuple[str, str]] = []
+    if field.required:
+        reasons.append((f"{v} IS NULL", f"{name}:missing"))
+    if field.kind == TEXT:
+        return FieldRule(v, reasons)
+    if field.kind in (INT, NUMBER, MONEY):
+        number = _number(v)
+        reasons.append((f"{v} IS NOT NULL AND {number} IS NULL", f"{name}:unparseable_number"))
+        if field.kind == INT:
+            reasons.append((f"{number} IS NOT NULL AND {number} <> floor({number})", f"{name}:not_whole_number"))
+            value = f"CASE WHEN {number} = floor({number}) AND abs({number}) < 9e15 THEN CAST({number} AS BIGINT) END"
+        elif field.kind == MONEY:
+            value = f"TRY_CAST({number} AS DECIMAL(18,2))"
+        else:
+            value = number
+        low, high = field.minimum, field.maximum
+        if name == "age":
+            low, high = cfg.age_min, cfg.age_max
+        if low is not None:
+            code = "negative" if low == 0 else "out_of_range"
+            reasons.append((f"{number} < {low}", f"{name}:{code}"))
+        if high is not None:
+            reasons.append((f"{number} > {high}", f"{name}:out_of_range"))
+        fixed = f"{v} IS NOT NULL AND TRY_CAST({v} AS DOUBLE) IS NULL AND {number} IS NOT NULL"
+        return FieldRule(value, reasons, fixed)
+    if field.kind in (TIMESTAMP, DATE):
+        ts = timestamp_expr(v)
+        shaped = f"regexp_matches({v}, '{DATE_SHAPE}')"
+        reasons.append((f"{v} IS NOT NULL AND {ts} IS NULL AND {shaped}", f"{name}:impossible_date"))
+        reasons.append((f"{v} IS NOT NULL AND {ts} IS NULL AND NOT {shaped}", f"{name}:unparseable_date"))
+        if field.kind == DATE:
+            value = f"CAST({ts} AS DATE)"
+            fixed = f"{v} IS NOT NULL AND {ts} IS NOT NULL AND {v} <> strftime({ts}, '%Y-%m-%d')"
+        else:
+            value = ts
+            fixed = (
+                f"{v} IS NOT NULL AND {ts} IS NOT NULL AND {v} <> strftime({ts}, '%Y-%m-%d %H:%M:%S')"
+                f" AND {v} <> strftime({ts}, '%Y-%m-%d')"
+            )
+        return FieldRule(value, reasons, fixed)
+    if field.kind == BOOL:
+        low = f"lower({v})"
+        value = f"CASE WHEN {low} IN {sql_list(TRUE_WORDS)} THEN true WHEN {low} IN {sql_list(FALSE_WORDS)} THEN false END"
+        reasons.append((f"{v} IS NOT NULL AND ({value}) IS NULL", f"{name}:unparseable_bool"))
+        return FieldRule(value, reasons)
+    raise AssertionError(f"unknown field kind {field.kind}")
+
+
+def reasons_expr(pairs: list[tuple[str, str]]) -> str:
+    """A VARCHAR[] of the codes whose conditions hold (empty when the row is valid)."""
+    if not pairs:
+        return "CAST([] AS VARCHAR[])"
+    items = ", ".join(f"CASE WHEN COALESCE({cond}, false) THEN {sql_str(code)} END" for cond, code in pairs)
+    return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+
+
+def reason_text(code: str) -> str:
+    """``amount:negative`` → ``amount: negative value``."""
+    field, _, rule = code.partition(":")
+    return f"{field}: {RULE_TEXT.get(rule, rule)}"

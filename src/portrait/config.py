@@ -1,0 +1,123 @@
+"""Workspace configuration (`portrait.toml`): declared once, validated up front, errors name file:line."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from portrait.errors import ConfigError
+
+CONFIG_NAME = "portrait.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EngineConfig(_Section):
+    """Where and how the warehouse is computed."""
+
+    kind: Literal["duckdb"] = "duckdb"
+    memory_limit: str = "3GB"
+    threads: int = Field(default=2, ge=1, le=256)
+
+
+class CleaningConfig(_Section):
+    """Thresholds of the cleaning rules (DOMAIN.md §3)."""
+
+    missing_fill_below: float = Field(default=0.05, ge=0, le=1)
+    numeric_fill: Literal["median", "mean"] = "median"
+    unknown_label: str = "未知"
+    age_min: int = 0
+    age_max: int = 120
+    mixed_type_share: float = Field(default=0.5, gt=0, le=1)
+    outlier_iqr_k: float = Field(default=1.5, gt=0)
+    outlier_sigma: float = Field(default=3.0, gt=0)
+    key_fields: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "customers": ["gender", "age", "occupation", "province", "member_level", "source_channel"],
+            "orders": ["quantity", "category", "status", "terminal"],
+            "events": ["channel"],
+            "interactions": ["channel", "type"],
+        }
+    )
+    category_synonyms: dict[str, str] = Field(
+        default_factory=lambda: {
+            "移动电话": "手机",
+            "智能手机": "手机",
+            "笔记本": "笔记本电脑",
+            "手提电脑": "笔记本电脑",
+            "化妆品": "美妆",
+            "彩妆": "美妆",
+            "衣服": "服饰",
+            "服装": "服饰",
+            "家用电器": "家电",
+        }
+    )
+
+
+class IdentityConfig(_Section):
+    """Identity merge: which keys join records, which values never do, how many records one merge may join."""
+
+    merge_on: list[Literal["phone", "email", "id_number"]] = Field(default_factory=lambda: ["phone", "email"])
+    blocked_values: list[str] = Field(
+        default_factory=lambda: ["13800000000", "13800138000", "13888888888", "00000000000", "service@example.com"]
+    )
+    max_group_size: int = Field(default=5, ge=2)
+
+
+class PortraitConfig(_Section):
+    """The whole `portrait.toml`."""
+
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+
+
+def default_config_text() -> str:
+    """Return the TOML text a new workspace starts with."""
+    header = (
+        "# Portrait workspace configuration. Every key is optional; defaults are shown.\n"
+        "# Docs: docs/configuration.md\n\n"
+    )
+    return header + tomli_w.dumps(PortraitConfig().model_dump())
+
+
+def _line_of(text: str, key: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith(f"{key} ") or stripped.startswith(f"{key}=") or stripped == f"[{key}]":
+            return number
+    return None
+
+
+def load_config(path: Path) -> PortraitConfig:
+    """Read and validate `portrait.toml`; a bad file raises ConfigError naming file, line and field."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    try:
+        return PortraitConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        key = loc[-1] if loc else "?"
+        line = _line_of(text, key)
+        where = f"{path}:{line}" if line else str(path)
+        dotted = ".".join(loc)
+        if err["type"] == "extra_forbidden":
+            section = PortraitConfig
+            for part in loc[:-1]:
+                section = section.model_fields[part].annotation  # type: ignore[assignment]
+            choices = list(section.model_fields)  # type: ignore[union-attr]
+            hint = difflib.get_close_matches(key, choices, n=1)
+            fix = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(choices)}"
+            raise ConfigError(f"{where}: unknown setting '{dotted}'; {fix}") from None
+        raise ConfigError(f"{where}: setting '{dotted}': {err['msg']}") from None

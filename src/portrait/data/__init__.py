@@ -1,0 +1,1 @@
+"""Data files shipped with Portrait (reference tables)."""

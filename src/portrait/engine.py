@@ -1,0 +1,18 @@
+"""The compute engine (DuckDB): helpers every stage uses to run statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Execute a statement and consume its result (the connection is free for the next one)."""
+    return con.execute(sql, params or []).fetchall()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """Execute a query and return the first column of its first row (None when no row)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None

@@ -1,0 +1,273 @@
+"""The import job: read → map → clean in a scratch engine → load into the warehouse in one transaction.
+
+Clear personal values exist only in the scratch engine (memory, spilling to a private temporary
+folder outside the workspace, removed afterwards); the warehouse receives tokens and keyed hashes.
+A failure at any step leaves the warehouse exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from portrait.clean.identity import MergeOutcome, merge_identities
+from portrait.clean.parse import q, sql_str
+from portrait.clean.pipeline import BatchCleaner, TableStats
+from portrait.engine import run, scalar
+from portrait.errors import InputError, PortraitError
+from portrait.ingest.mapping import ColumnMap, map_columns, read_mapping_file
+from portrait.ingest.readers import Source, stage_file, stage_sql
+from portrait.schema import CUSTOMERS, Table, get_table
+from portrait.warehouse import create_tables, table_columns
+from portrait.workspace import Workspace
+
+Progress = Callable[[str, int, int], None]
+STAGES = ("read", "clean", "load")
+
+
+@dataclass
+class ImportReport:
+    """What one import did: per table counts, quarantine reasons, merges, the files read."""
+
+    import_id: int
+    table: str
+    sources: list[dict[str, Any]]
+    tables: dict[str, dict[str, Any]]
+    identity: dict[str, Any]
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Totals over the tables this import touched."""
+        keys = ("rows_read", "accepted", "updated", "unchanged", "duplicates_removed", "quarantined")
+        out = {k: sum(int(t[k]) for t in self.tables.values()) for k in keys}
+        out["rows_read"] = int(self.tables[self.table]["rows_read"])
+        out["fixed"] = sum(sum(t["fixed"].values()) for t in self.tables.values())
+        out["filled"] = sum(sum(t["filled"].values()) for t in self.tables.values())
+        out["flagged"] = sum(sum(t["flagged"].values()) for t in self.tables.values())
+        out["customers_merged"] = int(self.identity.get("records_merged", 0)) + int(
+            self.tables.get("customers", {}).get("merged_same_id", 0)
+        )
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form (the `--json` output)."""
+        return {
+            "import_id": self.import_id,
+            "table": self.table,
+            "totals": self.totals,
+            "tables": self.tables,
+            "identity": self.identity,
+            "sources": self.sources,
+            "ignored_columns": self.ignored_columns,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _scratch(ws: Workspace, tmpdir: Path) -> duckdb.DuckDBPyConnection:
+    spill = tmpdir / "spill"
+    spill.mkdir()
+    return duckdb.connect(
+        ":memory:",
+        config={
+            "memory_limit": ws.config.engine.memory_limit,
+            "threads": ws.config.engine.threads,
+            "temp_directory": str(spill),
+            "preserve_insertion_order": True,
+        },
+    )
+
+
+def _raw_table(
+    con: duckdb.DuckDBPyConnection, name: str, table: Table, parts: list[tuple[str, Source, dict[str, int]]]
+) -> None:
+    """Union the staged files into one table of canonical text columns."""
+    selects = []
+    for file_index, (stage, source, fields) in enumerate(parts):
+        cols = [
+            f"c{fields[f.name]} AS {q(f.name)}" if f.name in fields else f"CAST(NULL AS VARCHAR) AS {q(f.name)}"
+            for f in table.fields
+        ]
+        selects.append(
+            f"SELECT {sql_str(source.name)} AS _source, {sql_str(source.fingerprint)} AS _fp, "
+            f"CAST({file_index} AS BIGINT) * 1000000000000 + _row AS _seq, _row, {', '.join(cols)} FROM {stage}"
+        )
+    run(con, f"CREATE OR REPLACE TABLE {name} AS " + " UNION ALL ".join(selects))
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, table: Table, ready: str, quarantine: str, import_id: int, stats: TableStats, ws: Workspace
+) -> None:
+    """Upsert the ready rows into the warehouse table and append new quarantine rows."""
+    target = f"wh.{table.name}"
+    cols = [name for name, _ in table_columns(table)]
+    stats.unchanged = scalar(con, 
+        f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash = n._content_hash"
+    )
+    if table.name == "customers":
+        # latest non-empty values win; an empty new value does not erase a stored one
+        keep = {"user_id", "merged_into", "_key"}
+        sets = ", ".join(
+            f"{q(c)} = COALESCE(n.{q(c)}, {target}.{q(c)})" if not c.startswith("_") else f"{q(c)} = n.{q(c)}"
+            for c in cols if c not in keep
+        )
+    else:
+        sets = ", ".join(f"{q(c)} = n.{q(c)}" for c in cols if c != "_key")
+    stats.updated = scalar(con, 
+        f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash <> n._content_hash"
+    )
+    if stats.updated:
+        run(con,
+            f"UPDATE {target} SET {sets}, _import_id = {import_id} FROM {ready} n "
+            f"WHERE {target}._key = n._key AND {target}._content_hash <> n._content_hash"
+        )
+    insert_cols = ", ".join(f"n.{q(c)}" if c != "_import_id" else f"{import_id}" for c in cols)
+    before = scalar(con, f"SELECT count(*) FROM {target}")
+    run(con,
+        f"INSERT INTO {target} SELECT {insert_cols} FROM {ready} n "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = n._key)"
+    )
+    stats.accepted = scalar(con, f"SELECT count(*) FROM {target}") - before  # type: ignore[index]
+    # quarantine: raw values are sealed (they may hold personal data); same file + row is kept once
+    rows = con.execute(
+        f"SELECT _source, _fp, _row, _reasons, raw FROM {quarantine} qq WHERE NOT EXISTS ("
+        f"SELECT 1 FROM wh.quarantine w WHERE w.table_name = ? AND w.fingerprint = qq._fp AND w.source_row = qq._row "
+        f"AND w.reasons = qq._reasons)",
+        [table.name],
+    ).fetchall()
+    if rows:
+        sealed = ws.vault.encrypt_many([r[4] for r in rows])
+        con.executemany(
+            "INSERT INTO wh.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [(import_id, table.name, r[0], r[1], r[2], r[3], s) for r, s in zip(rows, sealed)],
+        )
+
+
+def import_files(
+    ws: Workspace,
+    table_name: str,
+    files: Sequence[Path | str] = (),
+    *,
+    mapping: Path | None = None,
+    sheet: str | None = None,
+    fmt: str | None = None,
+    delimiter: str | None = None,
+    sql_url: str | None = None,
+    query: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import files (or a SQL query) into a canonical table; all or nothing. Returns the import report."""
+    ws.require("import")
+    table = get_table(table_name)
+    started = datetime.now()
+    if not files and not sql_url:
+        raise InputError("name at least one file to import, or --sql URL --query Q")
+    if sql_url and not query:
+        raise InputError("--sql needs --query 'SELECT …'")
+    explicit = read_mapping_file(Path(mapping), table) if mapping else None
+    tick = progress or (lambda stage, done, total: None)
+    tmpdir = Path(tempfile.mkdtemp(prefix="portrait-import-"))
+    try:
+        con = _scratch(ws, tmpdir)
+        try:
+            report = _run(ws, con, table, files, explicit, sheet, fmt, delimiter, sql_url, query, tmpdir, tick, started)
+        finally:
+            con.close()
+    except PortraitError as exc:
+        ws.audit("import", table.name, "failed", error=str(exc), files=[str(f) for f in files])
+        raise
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    ws.audit("import", table.name, "ok", import_id=report.import_id, totals=report.totals)
+    return report
+
+
+def _run(
+    ws: Workspace,
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    files: Sequence[Path | str],
+    explicit: dict[str, str | None] | None,
+    sheet: str | None,
+    fmt: str | None,
+    delimiter: str | None,
+    sql_url: str | None,
+    query: str | None,
+    tmpdir: Path,
+    tick: Progress,
+    started: datetime,
+) -> ImportReport:
+    sources: list[Source] = []
+    maps: list[ColumnMap] = []
+    count = len(files) + (1 if sql_url else 0)
+    for i, path in enumerate(files):
+        source = stage_file(con, Path(path), f"stage_{i}", tmpdir, fmt=fmt, sheet=sheet, delimiter=delimiter)
+        sources.append(source)
+        maps.append(map_columns(source.headers, table, source.name, explicit))
+        tick("read", i + 1, count)
+    if sql_url and query:
+        source = stage_sql(con, sql_url, query, f"stage_{len(sources)}")
+        sources.append(source)
+        maps.append(map_columns(source.headers, table, "query", explicit))
+        tick("read", count, count)
+    stages = [f"stage_{i}" for i in range(len(sources))]
+    _raw_table(con, "raw_main", table, [(s, src, m.fields) for s, src, m in zip(stages, sources, maps)])
+    batches: list[tuple[Table, BatchCleaner]] = [(table, BatchCleaner(con, table, "raw_main", ws.config, ws.vault))]
+    side = [(s, src, m.customer_fields) for s, src, m in zip(stages, sources, maps) if m.customer_fields]
+    if side:
+        # a flat order export also carries customer columns: fill customers from the same rows
+        side = [(s, src, {**fields, "user_id": m.fields["user_id"]}) for (s, src, fields), m in zip(side, maps)]
+        _raw_table(con, "raw_cust", CUSTOMERS, side)
+        batches.append((CUSTOMERS, BatchCleaner(con, CUSTOMERS, "raw_cust", ws.config, ws.vault)))
+    ready: list[tuple[Table, BatchCleaner, str]] = []
+    for i, (t, cleaner) in enumerate(batches):
+        ready.append((t, cleaner, cleaner.run()))
+        tick("clean", i + 1, len(batches))
+    run(con, f"ATTACH {sql_str(str(ws.warehouse_path))} AS wh")
+    try:
+        create_tables(con, "wh")
+        run(con, "BEGIN TRANSACTION")
+        try:
+            import_id = con.execute("SELECT COALESCE(max(import_id), 0) + 1 FROM wh.import_log").fetchall()[0][0]
+            for i, (t, cleaner, name) in enumerate(ready):
+                _load(con, t, name, cleaner.quarantine_table, import_id, cleaner.stats, ws)
+                tick("load", i + 1, len(ready) + 1)
+            outcome = MergeOutcome()
+            if any(t.name == "customers" for t, _, _ in ready):
+                outcome = merge_identities(con, ws.config.identity, ws.vault, import_id)
+            report = ImportReport(
+                import_id=import_id,
+                table=table.name,
+                sources=[s.as_dict() for s in sources],
+                tables={t.name: c.stats.as_dict() for t, c, _ in ready},
+                identity=outcome.as_dict(),
+                ignored_columns={s.name: m.ignored for s, m in zip(sources, maps) if m.ignored},
+                seconds=(datetime.now() - started).total_seconds(),
+            )
+            run(con,
+                "INSERT INTO wh.import_log VALUES (?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",
+                [
+                    import_id, table.name, ws.actor, started,
+                    json.dumps(report.sources, ensure_ascii=False),
+                    json.dumps(report.as_dict(), ensure_ascii=False, default=str),
+                ],
+            )
+            run(con, "COMMIT")
+            tick("load", len(ready) + 1, len(ready) + 1)
+        except BaseException:
+            run(con, "ROLLBACK")
+            raise
+    except duckdb.Error as exc:
+        raise InputError(f"loading into {ws.warehouse_path.name} failed ({str(exc).splitlines()[0]}); nothing was changed") from None
+    finally:
+        run(con, "DETACH wh")
+    return report

@@ -1,0 +1,438 @@
+"""Readers: turn a user's file (CSV in any encoding, Excel, Parquet, JSON lines) or SQL query into a
+staging table of text columns ``c0 … cN`` plus ``_row`` (the row number a spreadsheet user sees).
+
+Readers only read; mapping, parsing and validation come after, in the engine.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import json
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from portrait.engine import run, scalar
+from portrait.errors import InputError
+
+SAMPLE_BYTES = 1 << 20
+TRANSCODE_CHUNK = 1 << 24
+DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon"}
+OTHER_DELIMITERS = ("|", "^", "~", ":")
+FORMATS = {
+    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
+    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".xlsb": "excel", ".ods": "excel",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+}
+MAGIC = {b"PK\x03\x04": "a zip/Excel (.xlsx) file", b"\xd0\xcf\x11\xe0": "an Excel 97 (.xls) file", b"PAR1": "a Parquet file"}
+
+
+@dataclass
+class Source:
+    """What was read from one file: its format, encoding, headers and row count."""
+
+    path: str
+    format: str
+    fingerprint: str
+    headers: list[str]
+    rows: int = 0
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The file's name as shown in messages."""
+        return Path(self.path).name
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form for reports."""
+        return asdict(self)
+
+
+def fingerprint(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes (streamed)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(TRANSCODE_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def detect_format(path: Path, given: str | None = None) -> str:
+    """Return csv / excel / parquet / jsonl from ``given`` or the file's suffix."""
+    if given:
+        if given not in set(FORMATS.values()):
+            raise InputError(f"unknown format '{given}': choose csv, excel, parquet or jsonl")
+        return given
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(
+            f"{path.name}: cannot tell the format from the suffix '{path.suffix}'; "
+            "use .csv/.xlsx/.xls/.parquet/.jsonl or pass --format"
+        )
+    return fmt
+
+
+def _check_exists(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; name the files to import")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name}: the file is empty; export it again with a header row and data")
+
+
+def detect_encoding(sample: bytes, name: str) -> str:
+    """Return the encoding of a CSV sample: utf-8, utf-8-sig, utf-16 or gb18030; else raise."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for magic, what in MAGIC.items():
+        if sample.startswith(magic):
+            raise InputError(f"{name}: this is {what}, not CSV text; import the original file or export it as CSV")
+    if b"\x00" in sample:
+        raise InputError(f"{name}: binary content (NUL bytes), not CSV text; export the data as CSV or Excel")
+    cut = sample.rfind(b"\n")
+    body = sample if cut < 0 or len(sample) < SAMPLE_BYTES else sample[: cut + 1]
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            text = body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t")
+        if controls > max(2, len(text) // 100):
+            break
+        return encoding
+    raise InputError(
+        f"{name}: not readable as UTF-8 or GB18030/GBK text (binary or an unknown encoding); "
+        "save it as UTF-8 CSV"
+    )
+
+
+def sniff_delimiter(lines: list[str], name: str) -> str:
+    """Return the delimiter (comma, tab or semicolon) that splits the first lines evenly."""
+    best: tuple[int, str] | None = None
+    for delim in DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delim) if row]
+        if not counts or counts[0] < 2:
+            continue
+        steady = sum(1 for c in counts if c == counts[0])
+        score = (steady * 1000 + counts[0], delim)
+        if steady == len(counts) and (best is None or score[0] > best[0]):
+            best = score
+    if best:
+        return best[1]
+    header = lines[0] if lines else ""
+    for other in OTHER_DELIMITERS:
+        if header.count(other) >= 1:
+            raise InputError(
+                f"{name}: the columns seem separated by '{other}', which is not supported; "
+                "save the file with comma, tab or semicolon separators, or pass --delimiter"
+            )
+    return ","
+
+
+def _read_sample(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        return fh.read(SAMPLE_BYTES)
+
+
+def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
+    """Stream a non-UTF-8 file into a UTF-8 copy in ``tmpdir`` (outside the workspace)."""
+    target = tmpdir / (path.stem + ".utf8.csv")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
+        for block in iter(lambda: src.read(TRANSCODE_CHUNK), b""):
+            try:
+                dst.write(decoder.decode(block))
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path.name}: byte {offset + exc.start} is not valid {encoding}; "
+                    "the file mixes encodings — save it again as UTF-8"
+                ) from None
+            offset += len(block)
+        try:
+            dst.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError:
+            raise InputError(f"{path.name}: the file ends inside a character; it looks truncated") from None
+    return target
+
+
+def _header_check(headers: list[str], name: str) -> list[str]:
+    clean = [h.strip().lstrip("\ufeff") for h in headers]
+    if not any(clean):
+        raise InputError(f"{name}: the first row is empty; the first row must hold the column names")
+    dupes = [h for h, n in Counter(clean).items() if n > 1 and h]
+    if dupes:
+        raise InputError(f"{name}: duplicate column name '{dupes[0]}'; rename one of the columns")
+    return [h or f"column{i + 1}" for i, h in enumerate(clean)]
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_COLS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+
+
+def _csv_error(exc: duckdb.Error, name: str) -> InputError:
+    text = str(exc)
+    line = _CSV_LINE.search(text)
+    where = f"{name}: line {line.group(1)}" if line else name
+    cols = _CSV_COLS.search(text)
+    if cols:
+        expected, found = cols.groups()
+        return InputError(
+            f"{where} has {found} fields where the header has {expected}; "
+            "the file may be truncated, or a value contains an unquoted separator"
+        )
+    if "unterminated quote" in text:
+        return InputError(f"{where}: a quoted value never ends; the file may be truncated — export it again")
+    first = text.splitlines()[0] if text else "unreadable"
+    return InputError(f"{where}: cannot be read as CSV ({first})")
+
+
+def stage_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, stage: str, tmpdir: Path, delimiter: str | None = None
+) -> Source:
+    """Load a CSV file of any supported encoding/delimiter into staging table ``stage``."""
+    _check_exists(path)
+    sample = _read_sample(path)
+    encoding = detect_encoding(sample, path.name)
+    text_sample = sample.decode(encoding, errors="ignore")
+    lines = text_sample.splitlines()[:50]
+    if len(sample) == SAMPLE_BYTES and len(lines) > 1:
+        lines = lines[:-1]
+    if not lines or not lines[0].strip():
+        raise InputError(f"{path.name}: the first line is empty; the first line must hold the column names")
+    delim = delimiter or sniff_delimiter(lines, path.name)
+    headers = _header_check(next(csv.reader([lines[0]], delimiter=delim)), path.name)
+    if len(headers) == 1:
+        for other in OTHER_DELIMITERS + tuple(d for d in DELIMITERS if d != delim):
+            if other in headers[0]:
+                raise InputError(
+                    f"{path.name}: only one column '{headers[0][:40]}' — the separator looks like '{other}'; "
+                    "pass --delimiter or save with comma separators"
+                )
+    source_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, encoding, tmpdir)
+    columns = {f"c{i}": "VARCHAR" for i in range(len(headers))}
+    try:
+        run(con,
+            f"""CREATE OR REPLACE TABLE {stage} AS
+                SELECT *, row_number() OVER () + 1 AS _row FROM (
+                  SELECT * FROM read_csv(?, header=true, auto_detect=false, columns={columns!r},
+                                         delim=?, quote='"', escape='"', strict_mode=true,
+                                         null_padding=false, max_line_size=10000000)
+                )""",
+            [str(source_path), delim],
+        )
+    except duckdb.Error as exc:
+        raise _csv_error(exc, path.name) from None
+    rows = scalar(con, f"SELECT count(*) FROM {stage}")
+    if rows == 0:
+        raise InputError(f"{path.name}: only a header row, no data; export the file again with its rows")
+    return Source(
+        str(path), "csv", fingerprint(path), headers, rows,
+        encoding="utf-8" if encoding == "utf-8-sig" else encoding, delimiter=DELIMITERS.get(delim, delim),
+        notes=["UTF-8 with BOM"] if encoding == "utf-8-sig" else [],
+    )
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return None
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    text = str(value)
+    return text if text.strip() else None
+
+
+def stage_excel(con: duckdb.DuckDBPyConnection, path: Path, stage: str, sheet: str | None = None) -> Source:
+    """Load the first (or the named) sheet of an .xlsx/.xls/.xlsb/.ods workbook into ``stage``."""
+    from python_calamine import CalamineWorkbook
+
+    _check_exists(path)
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several error types for unreadable workbooks
+        raise InputError(f"{path.name}: not a readable Excel workbook ({str(exc).splitlines()[0]})") from None
+    names = book.sheet_names
+    if sheet is None:
+        if not names:
+            raise InputError(f"{path.name}: the workbook has no sheets")
+        sheet = names[0]
+    elif sheet not in names:
+        raise InputError(f"{path.name}: no sheet named '{sheet}'; the sheets are: {', '.join(names)}")
+    rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=True)
+    rows = [r for r in rows if any(v not in (None, "") for v in r)]
+    if not rows:
+        raise InputError(f"{path.name} [{sheet}]: the sheet is empty")
+    headers = _header_check([_cell_text(v) or "" for v in rows[0]], f"{path.name} [{sheet}]")
+    body = rows[1:]
+    if not body:
+        raise InputError(f"{path.name} [{sheet}]: only a header row, no data")
+    width = len(headers)
+    cols = {f"c{i}": pa.array([_cell_text(r[i]) if i < len(r) else None for r in body], pa.string()) for i in range(width)}
+    cols["_row"] = pa.array(range(2, len(body) + 2), pa.int64())
+    arrow = pa.table(cols)
+    con.register("_excel_arrow", arrow)
+    try:
+        run(con, f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM _excel_arrow")
+    finally:
+        con.unregister("_excel_arrow")
+    return Source(str(path), "excel", fingerprint(path), headers, len(body), sheet=sheet)
+
+
+def _stage_typed(
+    con: duckdb.DuckDBPyConnection, relation_sql: str, params: list[Any], stage: str, name: str
+) -> list[str]:
+    """Stage a typed relation as text columns c0…cN; return its headers."""
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {relation_sql}", params).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"{name}: cannot be read ({str(exc).splitlines()[0]})") from None
+    headers = _header_check([row[0] for row in described if row[0] != "file_row_number"], name)
+    has_row = any(row[0] == "file_row_number" for row in described)
+    select = ", ".join(
+        f'CASE WHEN typeof("{h}") LIKE \'%[]%\' OR typeof("{h}") LIKE \'STRUCT%\' OR typeof("{h}") LIKE \'MAP%\' '
+        f'THEN CAST(to_json("{h}") AS VARCHAR) ELSE CAST("{h}" AS VARCHAR) END AS c{i}'
+        for i, h in enumerate(headers)
+    )
+    row_expr = "CAST(file_row_number AS BIGINT) + 1" if has_row else "row_number() OVER ()"
+    try:
+        if has_row:
+            run(con, f"CREATE OR REPLACE TABLE {stage} AS SELECT {select}, {row_expr} AS _row FROM {relation_sql}", params)
+        else:
+            run(con,
+                f"CREATE OR REPLACE TABLE {stage} AS SELECT *, {row_expr} AS _row FROM "
+                f"(SELECT {select} FROM {relation_sql})",
+                params,
+            )
+    except duckdb.Error as exc:
+        raise InputError(f"{name}: cannot be read ({str(exc).splitlines()[0]})") from None
+    return headers
+
+
+def stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, stage: str) -> Source:
+    """Load a Parquet file into ``stage`` (values as text, row numbers from the file)."""
+    _check_exists(path)
+    with path.open("rb") as fh:
+        if fh.read(4) != b"PAR1":
+            raise InputError(f"{path.name}: not a Parquet file (no PAR1 header)")
+    headers = _stage_typed(con, "read_parquet(?, file_row_number=true)", [str(path)], stage, path.name)
+    rows = scalar(con, f"SELECT count(*) FROM {stage}")
+    if rows == 0:
+        raise InputError(f"{path.name}: the file has no rows")
+    return Source(str(path), "parquet", fingerprint(path), headers, rows)
+
+
+def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, stage: str) -> Source:
+    """Load a JSON-lines file (one object per line) into ``stage``."""
+    _check_exists(path)
+    sample = _read_sample(path)
+    if b"\x00" in sample:
+        raise InputError(f"{path.name}: binary content, not JSON lines")
+    first = sample.lstrip().split(b"\n", 1)[0]
+    try:
+        json.loads(first.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InputError(f"{path.name}: line 1 is not a JSON object; expected one JSON object per line") from None
+    headers = _stage_typed(
+        con, "read_json(?, format='newline_delimited', records=true, sample_size=-1)", [str(path)], stage, path.name
+    )
+    rows = scalar(con, f"SELECT count(*) FROM {stage}")
+    return Source(str(path), "jsonl", fingerprint(path), headers, rows)
+
+
+def stage_sql(con: duckdb.DuckDBPyConnection, url: str, query: str, stage: str, batch: int = 50_000) -> Source:
+    """Run ``query`` through SQLAlchemy at ``url`` and load its rows into ``stage`` in batches."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+    safe_url = re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise InputError(f"{safe_url}: not a usable database URL ({exc})") from None
+    digest = hashlib.sha256(f"{safe_url}\x1f{query}".encode()).hexdigest()
+    created = False
+    total = 0
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(text(query))
+            headers = _header_check([str(k) for k in result.keys()], "query")
+            while chunk := result.fetchmany(batch):
+                cols = {
+                    f"c{i}": pa.array([_cell_text(r[i]) for r in chunk], pa.string()) for i in range(len(headers))
+                }
+                cols["_row"] = pa.array(range(total + 1, total + len(chunk) + 1), pa.int64())
+                con.register("_sql_arrow", pa.table(cols))
+                if created:
+                    run(con, f"INSERT INTO {stage} SELECT * FROM _sql_arrow")
+                else:
+                    run(con, f"CREATE OR REPLACE TABLE {stage} AS SELECT * FROM _sql_arrow")
+                    created = True
+                con.unregister("_sql_arrow")
+                total += len(chunk)
+    except SQLAlchemyError as exc:
+        raise InputError(f"{safe_url}: the query failed ({str(exc.orig or exc).splitlines()[0]})") from None
+    finally:
+        engine.dispose()
+    if not created:
+        raise InputError(f"{safe_url}: the query returned no rows")
+    return Source(safe_url, "sql", digest, headers, total, notes=[query])
+
+
+Stager = Callable[..., Source]
+
+
+def stage_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    stage: str,
+    tmpdir: Path,
+    *,
+    fmt: str | None = None,
+    sheet: str | None = None,
+    delimiter: str | None = None,
+) -> Source:
+    """Stage any supported file by its format; errors are one line naming the file."""
+    path = Path(path)
+    _check_exists(path)
+    kind = detect_format(path, fmt)
+    if sheet and kind != "excel":
+        raise InputError(f"{path.name}: --sheet applies to Excel files only")
+    if kind == "csv":
+        return stage_csv(con, path, stage, tmpdir, delimiter)
+    if kind == "excel":
+        return stage_excel(con, path, stage, sheet)
+    if kind == "parquet":
+        return stage_parquet(con, path, stage)
+    return stage_jsonl(con, path, stage)
+
+
+def read_text_lines(data: bytes) -> list[str]:
+    """Decode bytes as UTF-8 text lines (used by tests and the mapping reader)."""
+    return io.StringIO(data.decode("utf-8")).read().splitlines()

@@ -1,0 +1,142 @@
+"""Application metadata: users and roles, and the audit log (SQLAlchemy 2; SQLite by default).
+
+The warehouse holds data; the store holds who may see it and what happened.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from portrait.errors import InputError, NotFound, WorkspaceError
+
+# role → permissions. ``reveal_personal`` is the only way to see clear personal values.
+ROLES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"read", "import", "manage_users", "reveal_personal", "erase"}),
+    "analyst": frozenset({"read", "import"}),
+    "marketing": frozenset({"read"}),
+    "service": frozenset({"read"}),
+    "service_lead": frozenset({"read", "reveal_personal"}),
+    "sales_manager": frozenset({"read", "reveal_personal"}),
+}
+DEFAULT_ACTOR = "local"  # the person at the terminal when no --user is given: an analyst
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class User(Base):
+    """A person who may use the workspace, and their role."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """One thing that happened: who did what to which target, with details (never clear personal data)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target: Mapped[str] = mapped_column(String(200), default="")
+    outcome: Mapped[str] = mapped_column(String(20), default="ok")
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class Store:
+    """The application store of one workspace."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+
+    def create(self) -> None:
+        """Create the store's tables if missing."""
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise WorkspaceError(f"store {self.url} is unavailable: {exc.orig}") from None
+
+    def audit(self, actor: str, action: str, target: str = "", outcome: str = "ok", **detail: Any) -> None:
+        """Append an entry to the audit log."""
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                AuditEntry(
+                    at=datetime.now(UTC).replace(tzinfo=None),
+                    actor=actor,
+                    action=action,
+                    target=target,
+                    outcome=outcome,
+                    detail=json.dumps(detail, ensure_ascii=False, default=str),
+                )
+            )
+
+    def audit_entries(self, limit: int = 100, action: str | None = None) -> list[dict[str, Any]]:
+        """Return the newest audit entries first."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if action:
+            query = query.where(AuditEntry.action == action)
+        with Session(self.engine) as session:
+            return [
+                {
+                    "id": e.id,
+                    "at": e.at.isoformat(sep=" ", timespec="seconds"),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target": e.target,
+                    "outcome": e.outcome,
+                    "detail": json.loads(e.detail),
+                }
+                for e in session.scalars(query)
+            ]
+
+    def add_user(self, name: str, role: str) -> None:
+        """Add a user with a role; an unknown role or a taken name raises InputError."""
+        if role not in ROLES:
+            raise InputError(f"unknown role '{role}': choose one of {', '.join(ROLES)}")
+        try:
+            with Session(self.engine) as session, session.begin():
+                session.add(User(name=name, role=role, created_at=datetime.now(UTC).replace(tzinfo=None)))
+        except IntegrityError:
+            raise InputError(f"user '{name}' exists already; use `portrait user role {name} ROLE`") from None
+
+    def set_role(self, name: str, role: str) -> None:
+        """Change a user's role."""
+        if role not in ROLES:
+            raise InputError(f"unknown role '{role}': choose one of {', '.join(ROLES)}")
+        with Session(self.engine) as session, session.begin():
+            user = session.scalar(select(User).where(User.name == name))
+            if user is None:
+                raise NotFound(f"no user '{name}'; add it with `portrait user add {name} --role {role}`")
+            user.role = role
+
+    def users(self) -> list[dict[str, str]]:
+        """Return every user with their role."""
+        with Session(self.engine) as session:
+            return [{"name": u.name, "role": u.role} for u in session.scalars(select(User).order_by(User.name))]
+
+    def role_of(self, name: str) -> str:
+        """Return the role of a user; the default local actor is an analyst."""
+        with Session(self.engine) as session:
+            user = session.scalar(select(User).where(User.name == name))
+        if user is None:
+            if name == DEFAULT_ACTOR:
+                return "analyst"
+            raise NotFound(f"no user '{name}'; add it with `portrait user add {name} --role ROLE`")
+        return user.role
+
+    def permissions(self, name: str) -> frozenset[str]:
+        """Return what a user may do."""
+        return ROLES[self.role_of(name)]

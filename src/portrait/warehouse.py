@@ -1,0 +1,80 @@
+"""The warehouse's raw tables, declared from the canonical schema (DuckDB)."""
+
+from __future__ import annotations
+
+import duckdb
+
+from portrait.engine import run
+from portrait.schema import HASHED_FIELDS, SQL_TYPES, TABLES, Table
+
+# numeric fields whose outliers are flagged (IQR and 3σ) as columns on import
+OUTLIER_FIELDS: dict[str, tuple[str, ...]] = {
+    "customers": ("age",),
+    "orders": ("amount", "quantity", "unit_price"),
+    "events": ("duration_s",),
+    "interactions": ("handle_minutes",),
+    "channels": ("revenue", "cost"),
+    "products": ("price",),
+}
+OUTLIER_RULES = ("iqr", "3sigma")
+
+
+def outlier_column(field: str, rule: str) -> str:
+    """Name of the flag column for ``field`` under ``rule`` (iqr or 3sigma)."""
+    return f"outlier_{rule}_{field}"
+
+
+def table_columns(table: Table) -> list[tuple[str, str]]:
+    """Return (column, SQL type) of a raw warehouse table, in order."""
+    cols: list[tuple[str, str]] = []
+    for f in table.fields:
+        cols.append((f.name, "VARCHAR" if f.personal else SQL_TYPES[f.kind]))
+    cols.extend(table.derived)
+    if table.name == "customers":
+        cols.extend((f"{h}_hash", "VARCHAR") for h in HASHED_FIELDS)
+        cols.append(("merged_into", "VARCHAR"))
+    for f in OUTLIER_FIELDS.get(table.name, ()):
+        cols.extend((outlier_column(f, r), "BOOLEAN") for r in OUTLIER_RULES)
+    cols.extend(
+        [
+            ("_key", "VARCHAR"),
+            ("_content_hash", "VARCHAR"),
+            ("_filled", "VARCHAR[]"),
+            ("_import_id", "BIGINT"),
+            ("_source", "VARCHAR"),
+            ("_row", "BIGINT"),
+        ]
+    )
+    return cols
+
+
+META_TABLES = {
+    "quarantine": """
+        import_id BIGINT, table_name VARCHAR, source VARCHAR, fingerprint VARCHAR, source_row BIGINT,
+        reasons VARCHAR[], raw VARCHAR, quarantined_at TIMESTAMP
+    """,
+    "import_log": """
+        import_id BIGINT PRIMARY KEY, table_name VARCHAR, actor VARCHAR, started_at TIMESTAMP,
+        finished_at TIMESTAMP, files VARCHAR, report VARCHAR
+    """,
+    "merge_log": """
+        merge_id BIGINT PRIMARY KEY, import_id BIGINT, merged_at TIMESTAMP, survivor VARCHAR,
+        members VARCHAR[], evidence VARCHAR, undone_at TIMESTAMP, undone_by VARCHAR
+    """,
+    "identity_exclusions": "user_id_a VARCHAR, user_id_b VARCHAR, merge_id BIGINT",
+}
+
+
+def create_tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> None:
+    """Create every raw and bookkeeping table that does not exist yet."""
+    prefix = f"{schema}." if schema else ""
+    for table in TABLES.values():
+        cols = ", ".join(f'"{name}" {sql}' for name, sql in table_columns(table))
+        run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{table.name} ({cols})")
+    for name, cols in META_TABLES.items():
+        run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{name} ({cols})")
+    # the customer records as they were before each identity merge, for `portrait merge undo`
+    run(con,
+        f"CREATE TABLE IF NOT EXISTS {prefix}merge_before AS "
+        f"SELECT CAST(NULL AS BIGINT) AS merge_id, * FROM {prefix}customers LIMIT 0"
+    )
