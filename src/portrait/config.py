@@ -40,7 +40,7 @@ class CleaningConfig(_Section):
     outlier_sigma: float = Field(default=3.0, gt=0)
     key_fields: dict[str, list[str]] = Field(
         default_factory=lambda: {
-            "customers": ["gender", "age", "occupation", "province", "member_level", "source_channel"],
+            "customers": ["gender", "age", "occupation", "member_level", "source_channel"],
             "orders": ["quantity", "category", "status", "terminal"],
             "events": ["channel"],
             "interactions": ["channel", "type"],

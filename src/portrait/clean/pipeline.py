@@ -58,8 +58,17 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
 class BatchCleaner:
     """Cleans one staged batch of ``table`` inside the scratch engine ``con``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, table: Table, raw: str, config: PortraitConfig, vault: Vault):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: Table,
+        raw: str,
+        config: PortraitConfig,
+        vault: Vault,
+        present: set[str] | None = None,
+    ):
         self.con = con
+        self.present = present if present is not None else set(table.field_names)
         self.table = table
         self.raw = raw
         self.config = config
@@ -292,8 +301,8 @@ class BatchCleaner:
             return
         columns = self._columns(k)
         for name in cfg.key_fields.get(self.table.name, []):
-            if name not in columns:
-                continue
+            if name not in columns or name not in self.present:
+                continue  # a field the files do not carry is not "missing" in them
             f = self.table.field(name)
             missing = _count(con, f"SELECT count(*) FROM {k} WHERE {q(name)} IS NULL")
             if missing == 0:

@@ -115,13 +115,13 @@ def _load(
     )
     if table.name == "customers":
         # latest non-empty values win; an empty new value does not erase a stored one
-        keep = {"user_id", "merged_into", "_key"}
+        keep = {"user_id", "merged_into", "_key", "_import_id"}
         sets = ", ".join(
             f"{q(c)} = COALESCE(n.{q(c)}, {target}.{q(c)})" if not c.startswith("_") else f"{q(c)} = n.{q(c)}"
             for c in cols if c not in keep
         )
     else:
-        sets = ", ".join(f"{q(c)} = n.{q(c)}" for c in cols if c != "_key")
+        sets = ", ".join(f"{q(c)} = n.{q(c)}" for c in cols if c not in ("_key", "_import_id"))
     stats.updated = scalar(con, 
         f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash <> n._content_hash"
     )
@@ -221,13 +221,17 @@ def _run(
         tick("read", count, count)
     stages = [f"stage_{i}" for i in range(len(sources))]
     _raw_table(con, "raw_main", table, [(s, src, m.fields) for s, src, m in zip(stages, sources, maps)])
-    batches: list[tuple[Table, BatchCleaner]] = [(table, BatchCleaner(con, table, "raw_main", ws.config, ws.vault))]
+    present = {f for m in maps for f in m.fields}
+    batches: list[tuple[Table, BatchCleaner]] = [
+        (table, BatchCleaner(con, table, "raw_main", ws.config, ws.vault, present))
+    ]
     side = [(s, src, m.customer_fields) for s, src, m in zip(stages, sources, maps) if m.customer_fields]
     if side:
         # a flat order export also carries customer columns: fill customers from the same rows
         side = [(s, src, {**fields, "user_id": m.fields["user_id"]}) for (s, src, fields), m in zip(side, maps)]
         _raw_table(con, "raw_cust", CUSTOMERS, side)
-        batches.append((CUSTOMERS, BatchCleaner(con, CUSTOMERS, "raw_cust", ws.config, ws.vault)))
+        present_side = {f for _, _, fields in side for f in fields}
+        batches.append((CUSTOMERS, BatchCleaner(con, CUSTOMERS, "raw_cust", ws.config, ws.vault, present_side)))
     ready: list[tuple[Table, BatchCleaner, str]] = []
     for i, (t, cleaner) in enumerate(batches):
         ready.append((t, cleaner, cleaner.run()))

@@ -1,0 +1,48 @@
+"""The Python API: what the CLI, the web app and notebooks call. One function per job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from portrait.clean.identity import list_merges, undo_merge
+from portrait.customers import customer_record
+from portrait.ingest.job import ImportReport, import_files
+from portrait.quality import quality_report
+from portrait.workspace import Workspace, init_workspace, open_workspace
+
+DEMO_TABLE_ORDER = ("products", "customers", "orders", "events", "interactions", "channels")
+
+
+def merges(ws: Workspace) -> list[dict[str, Any]]:
+    """Every identity merge with its evidence."""
+    ws.require("read")
+    with ws.warehouse(read_only=True) as con:
+        return list_merges(con)
+
+
+def merge_undo(ws: Workspace, merge_id: int) -> dict[str, Any]:
+    """Undo one identity merge: the records come back exactly as they were, and stay apart."""
+    ws.require("import")
+    with ws.warehouse() as con:
+        result = undo_merge(con, merge_id, ws.actor)
+    ws.audit("merge_undo", str(merge_id), restored=result["restored"])
+    return result
+
+
+def import_demo_shop(
+    ws: Workspace, files: dict[str, Path], progress: Callable[[str, int, int], None] | None = None
+) -> list[ImportReport]:
+    """Import the demo shop's files in dependency order."""
+    reports = []
+    for name in DEMO_TABLE_ORDER:
+        if name in files:
+            reports.append(import_files(ws, name, [files[name]], progress=progress))
+    return reports
+
+
+__all__ = [
+    "Workspace", "init_workspace", "open_workspace", "import_files", "ImportReport", "quality_report",
+    "customer_record", "merges", "merge_undo", "import_demo_shop",
+]

@@ -1,0 +1,245 @@
+"""Cleaning rules (DOMAIN.md §3) on small hand-made files, checked against hand-computed results."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from portrait.ingest.job import import_files
+
+ORDER_HEADER = ["订单号", "客户ID", "下单时间", "订单金额", "订单数量", "产品ID", "品类"]
+
+
+def _orders(write_csv, rows, name="orders.csv"):
+    return write_csv(name, [ORDER_HEADER, *rows])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024-05-01 10:00:00", datetime(2024, 5, 1, 10, 0, 0)),
+        ("2024/5/1 9:05", datetime(2024, 5, 1, 9, 5)),
+        ("20240501", datetime(2024, 5, 1)),
+        ("2024年5月1日 9:05", datetime(2024, 5, 1, 9, 5)),
+        ("2024年5月1日", datetime(2024, 5, 1)),
+        ("45413.5", datetime(2024, 5, 1, 12, 0)),  # Excel serial day: 2024-05-01 noon
+        ("2024-05-01T08:30:00", datetime(2024, 5, 1, 8, 30)),
+        ("2024.5.1", datetime(2024, 5, 1)),
+    ],
+)
+def test_date_forms_normalise_to_one_timestamp(ws, write_csv, query, raw, expected):
+    path = _orders(write_csv, [["O1", "C1", raw, "10", "1", "P1", "手机"]])
+    report = import_files(ws, "orders", [path])
+    assert query("SELECT order_time FROM orders") == [(expected,)]
+    iso = raw in ("2024-05-01 10:00:00",)
+    assert report.tables["orders"]["fixed"].get("order_time", 0) == (0 if iso else 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("2024-02-30", "order_time:impossible_date"),
+        ("2024-13-45 10:00", "order_time:impossible_date"),
+        ("not a date", "order_time:unparseable_date"),
+        ("1850-01-01", "order_time:impossible_date"),
+    ],
+)
+def test_bad_dates_go_to_quarantine_with_reason(ws, write_csv, query, raw, reason):
+    path = _orders(write_csv, [["O1", "C1", "2024-05-01", "10", "1", "P1", "手机"], ["O2", "C1", raw, "10", "1", "P1", "手机"]])
+    report = import_files(ws, "orders", [path])
+    assert report.tables["orders"]["quarantined_by_reason"] == {reason: 1}
+    assert query("SELECT order_id FROM orders") == [("O1",)]
+    assert query("SELECT source, source_row, reasons FROM quarantine") == [("orders.csv", 3, [reason])]
+
+
+def test_numbers_with_separators_and_currency_parse(ws, write_csv, query):
+    path = _orders(
+        write_csv,
+        [
+            ["O1", "C1", "2024-05-01", "1,234.50", "2", "P1", "手机"],
+            ["O2", "C1", "2024-05-02", "¥99", "1件", "P2", "手机"],
+            ["O3", "C1", "2024-05-03", " 88元 ", "3", "P3", "手机"],
+        ],
+    )
+    report = import_files(ws, "orders", [path])
+    assert query("SELECT order_id, amount, quantity FROM orders ORDER BY order_id") == [
+        ("O1", Decimal("1234.50"), 2),
+        ("O2", Decimal("99.00"), 1),
+        ("O3", Decimal("88.00"), 3),
+    ]
+    assert report.tables["orders"]["fixed"] == {"amount": 3, "quantity": 1}
+
+
+def test_validation_rules_quarantine_each_bad_row_with_its_reason(ws, write_csv, query):
+    rows = [
+        ["O1", "C1", "2024-05-01", "100", "1", "P1", "手机"],
+        ["O2", "C1", "2024-05-01", "-5", "1", "P1", "手机"],  # negative amount
+        ["O3", "C2", "2024-05-01", "abc", "1", "P1", "手机"],  # unparseable number
+        ["O4", "", "2024-05-01", "10", "1", "P1", "手机"],  # missing customer id
+        ["O5", "C3", "2024-05-01", "10", "1.5", "P1", "手机"],  # not a whole quantity
+        ["O6", "C3", "", "10", "1", "P1", "手机"],  # missing time
+    ]
+    report = import_files(ws, "orders", [_orders(write_csv, rows)])
+    assert report.tables["orders"]["quarantined_by_reason"] == {
+        "amount:negative": 1,
+        "amount:unparseable_number": 1,
+        "user_id:missing": 1,
+        "quantity:not_whole_number": 1,
+        "order_time:missing": 1,
+    }
+    assert query("SELECT order_id FROM orders") == [("O1",)]
+    assert query("SELECT count(*) FROM quarantine") == [(5,)]
+    assert report.totals["rows_read"] == 6 and report.totals["accepted"] == 1
+
+
+def test_amount_is_derived_from_quantity_and_price_when_missing(ws, write_csv, query):
+    path = write_csv(
+        "o.csv",
+        [["订单号", "客户ID", "下单时间", "订单数量", "产品价格", "优惠金额"], ["O1", "C1", "2024-05-01", "3", "20", "5"]],
+    )
+    report = import_files(ws, "orders", [path])
+    assert query("SELECT amount FROM orders") == [(Decimal("55.00"),)]
+    assert report.tables["orders"]["fixed"]["amount"] == 1
+
+
+def test_age_range_is_configurable(ws, write_csv, query, reopen):
+    header = ["客户ID", "年龄"]
+    rows = [header, ["C1", "17"], ["C2", "30"], ["C3", "95"], ["C4", "121"]]
+    report = import_files(ws, "customers", [write_csv("c.csv", rows)])
+    assert report.tables["customers"]["quarantined_by_reason"] == {"age:out_of_range": 1}  # default 0–120
+    ws2 = reopen(ws, "[cleaning]\nage_min = 18\nage_max = 90\n")
+    report = import_files(ws2, "customers", [write_csv("c2.csv", rows)])
+    assert report.tables["customers"]["quarantined_by_reason"] == {"age:out_of_range": 3}
+
+
+def test_exact_duplicates_are_removed_and_counted(ws, write_csv, query):
+    row = ["O1", "C1", "2024-05-01", "100", "1", "P1", "手机"]
+    report = import_files(ws, "orders", [_orders(write_csv, [row, row, row, ["O2", "C1", "2024-05-02", "5", "1", "P1", "手机"]])])
+    assert report.tables["orders"]["duplicates_removed"] == 2
+    assert query("SELECT count(*) FROM orders") == [(2,)]
+
+
+def test_same_order_line_with_different_values_is_quarantined_not_dropped(ws, write_csv, query):
+    rows = [
+        ["O1", "C1", "2024-05-01", "100", "1", "P1", "手机"],
+        ["O1", "C1", "2024-05-01", "120", "1", "P1", "手机"],  # same order line, other amount
+        ["O1", "C1", "2024-05-01", "30", "1", "P2", "手机"],  # another line of the same order
+    ]
+    report = import_files(ws, "orders", [_orders(write_csv, rows)])
+    assert query("SELECT order_id, product_id, amount FROM orders ORDER BY product_id") == [
+        ("O1", "P1", Decimal("100.00")),
+        ("O1", "P2", Decimal("30.00")),
+    ]
+    assert report.tables["orders"]["quarantined_by_reason"] == {"order_id:duplicate_key": 1}
+
+
+def test_reimport_changed_order_updates_it(ws, write_csv, query):
+    import_files(ws, "orders", [_orders(write_csv, [["O1", "C1", "2024-05-01", "100", "1", "P1", "手机"]])])
+    path = write_csv("o2.csv", [ORDER_HEADER + ["订单状态"], ["O1", "C1", "2024-05-01", "100", "1", "P1", "手机", "已退款"]])
+    report = import_files(ws, "orders", [path])
+    assert report.tables["orders"]["updated"] == 1 and report.tables["orders"]["accepted"] == 0
+    assert query("SELECT status FROM orders") == [("refunded",)]
+
+
+def test_missing_values_fill_below_threshold_and_mark_unknown_above(ws, write_csv, query):
+    # 40 customers: gender missing once (2.5 % < 5 %) → mode; occupation missing 4 times (10 %) → 未知;
+    # age missing once → median of the others
+    rows = [["客户ID", "性别", "年龄", "客户职业"]]
+    for i in range(40):
+        gender = "" if i == 0 else ("女" if i % 3 else "男")
+        age = "" if i == 1 else str(20 + i)
+        job = "" if i in (2, 3, 4, 5) else "白领"
+        rows.append([f"C{i:02d}", gender, age, job])
+    report = import_files(ws, "customers", [write_csv("c.csv", rows)])
+    stats = report.tables["customers"]
+    assert stats["filled"] == {"gender": 1, "age": 1}
+    assert stats["unknown"] == {"occupation": 4}
+    median = statistics.median(20 + i for i in range(40) if i != 1)  # 39 known ages → the 20th: 40
+    assert median == 40
+    assert query("SELECT gender, age, _filled FROM customers WHERE user_id IN ('C00', 'C01') ORDER BY user_id") == [
+        ("女", 20, ["gender"]),  # 26 of the 39 known genders are 女
+        ("女", 40, ["age"]),
+    ]
+    assert query("SELECT occupation, _filled FROM customers WHERE user_id = 'C02'") == [("未知", ["occupation:unknown"])]
+    assert "filled with the mode 女" in stats["missing_decisions"]["gender"]
+    assert "marked '未知'" in stats["missing_decisions"]["occupation"]
+
+
+def test_outliers_are_flagged_as_columns_not_deleted(ws, write_csv, query):
+    rows = [["O%02d" % i, "C1", "2024-05-01", str(100 + i % 5), "1", "P1", "手机"] for i in range(30)]
+    rows.append(["O99", "C1", "2024-05-01", "100000", "1", "P1", "手机"])
+    report = import_files(ws, "orders", [_orders(write_csv, rows)])
+    assert query("SELECT count(*) FROM orders") == [(31,)]
+    assert query("SELECT order_id FROM orders WHERE outlier_iqr_amount") == [("O99",)]
+    assert query("SELECT order_id FROM orders WHERE outlier_3sigma_amount") == [("O99",)]
+    assert report.tables["orders"]["flagged"]["outlier_iqr_amount"] == 1
+
+
+def test_category_synonyms_map_to_one_name(ws, write_csv, query, reopen):
+    rows = [["O1", "C1", "2024-05-01", "1", "1", "P1", "移动电话"], ["O2", "C1", "2024-05-01", "1", "1", "P2", "手机"]]
+    report = import_files(ws, "orders", [_orders(write_csv, rows)])
+    assert query("SELECT DISTINCT category FROM orders") == [("手机",)]
+    assert report.tables["orders"]["fixed"]["category"] == 1
+    ws2 = reopen(ws, '[cleaning.category_synonyms]\n"手机" = "智能终端"\n')
+    import_files(ws2, "orders", [_orders(write_csv, [["O3", "C1", "2024-05-01", "1", "1", "P3", "手机"]], "o3.csv")])
+    assert query("SELECT category FROM orders WHERE order_id = 'O3'") == [("智能终端",)]
+
+
+def test_regions_land_on_standard_province_city_and_tier(ws, write_csv, query):
+    rows = [["客户ID", "常住地区"], ["C1", "上海"], ["C2", "上海市"], ["C3", "广东深圳"], ["C4", "广东省深圳市"],
+            ["C5", "粤"], ["C6", "浙江省绍兴市越城区"], ["C7", "火星"]]
+    report = import_files(ws, "customers", [write_csv("c.csv", rows)])
+    assert query("SELECT user_id, province, city, city_tier FROM customers ORDER BY user_id") == [
+        ("C1", "上海市", "上海市", "一线"),
+        ("C2", "上海市", "上海市", "一线"),
+        ("C3", "广东省", "深圳市", "一线"),
+        ("C4", "广东省", "深圳市", "一线"),
+        ("C5", "广东省", None, "未知"),
+        ("C6", "浙江省", "绍兴市", "二线"),
+        ("C7", None, None, "未知"),
+    ]
+    assert report.tables["customers"]["unknown"]["province"] == 1
+
+
+def test_region_is_inferred_from_the_address_when_missing(ws, write_csv, query):
+    rows = [["客户ID", "地址"], ["C1", "四川省成都市武侯区某某路 8 号"]]
+    report = import_files(ws, "customers", [write_csv("c.csv", rows)])
+    assert query("SELECT province, city, city_tier FROM customers") == [("四川省", "成都市", "新一线")]
+    assert report.tables["customers"]["filled"]["province"] == 1
+
+
+def test_events_behaviour_types_standardise_and_bad_rows_quarantine(ws, write_csv, query):
+    rows = [
+        ["客户ID", "行为类型", "行为时间", "停留时长"],
+        ["C1", "浏览", "2024-05-01 10:00:00", "30"],
+        ["C1", "加入购物车", "2024-05-01 10:01:00", "5"],
+        ["C1", "pay", "2024-05-01 10:02:00", "3"],
+        ["C1", "teleport", "2024-05-01 10:03:00", "3"],
+        ["C1", "收藏", "2024-05-01 10:04:00", "-2"],
+    ]
+    report = import_files(ws, "events", [write_csv("e.csv", rows)])
+    assert query("SELECT behavior_type FROM events ORDER BY behavior_time") == [("pv",), ("cart",), ("pay",)]
+    assert report.tables["events"]["quarantined_by_reason"] == {
+        "behavior_type:unknown_value": 1,
+        "duration_s:negative": 1,
+    }
+
+
+def test_interactions_satisfaction_range_and_channel_names(ws, write_csv, query):
+    rows = [
+        ["客户ID", "服务时间", "服务渠道", "类型", "满意度"],
+        ["C1", "2024-05-01 10:00", "电话", "投诉", "2"],
+        ["C1", "2024-05-02 10:00", "在线客服", "咨询", "6"],
+    ]
+    report = import_files(ws, "interactions", [write_csv("i.csv", rows)])
+    assert query("SELECT channel, type, satisfaction FROM interactions") == [("phone", "complaint", 2)]
+    assert report.tables["interactions"]["quarantined_by_reason"] == {"satisfaction:out_of_range": 1}
+
+
+def test_gender_variants_standardise(ws, write_csv, query):
+    rows = [["客户ID", "性别"]] + [[f"C{i}", g] for i, g in enumerate(["男", "M", "female", "女士", "1", "2"])]
+    import_files(ws, "customers", [write_csv("c.csv", rows)])
+    assert [r[0] for r in query("SELECT gender FROM customers ORDER BY user_id")] == ["男", "男", "女", "女", "男", "女"]
