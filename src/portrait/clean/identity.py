@@ -125,35 +125,43 @@ def merge_identities(
             f"INSERT INTO {schema}.merge_before SELECT p.merge_id, {', '.join('c.' + q(c) for c in cols)} "
             f"FROM {customers} c JOIN _merge_plan p USING (user_id)"
         )
-        # survivor: the oldest registration (then the smallest id); values: the latest non-empty one
-        run(con,
-            f"""CREATE OR REPLACE TEMP VIEW _merge_order AS
-                SELECT p.merge_id, c.*,
-                       row_number() OVER (PARTITION BY p.merge_id ORDER BY c.register_date NULLS LAST, c.user_id) AS _age_rank,
-                       row_number() OVER (PARTITION BY p.merge_id
-                                          ORDER BY c.register_date NULLS FIRST, c._import_id, c._row, c.user_id) AS _recency
-                FROM {customers} c JOIN _merge_plan p USING (user_id)"""
+        # survivor: the oldest registration (then the smallest id); values: the latest observed one.
+        # Values cleaning filled in (listed in _filled) count only when no member has an observed value.
+        order = (
+            f"SELECT p.merge_id, c.*, "
+            f"row_number() OVER (PARTITION BY p.merge_id ORDER BY c.register_date NULLS LAST, c.user_id) AS _age_rank, "
+            f"row_number() OVER (PARTITION BY p.merge_id "
+            f"ORDER BY c.register_date NULLS FIRST, c._import_id, c._row, c.user_id) AS _recency "
+            f"FROM {customers} c JOIN _merge_plan p USING (user_id)"
         )
-        value_cols = [f.name for f in CUSTOMERS.fields if f.name != "user_id"] + [
+        place = ("region", "province", "city", "city_tier")  # travel together, from one record
+        value_cols = [f.name for f in CUSTOMERS.fields if f.name not in ("user_id", "register_date")] + [
             "city", "city_tier", "phone_hash", "email_hash", "id_number_hash",
         ]
-        # the place fields travel together: all from the latest record that has a recognised province
-        place = ("region", "province", "city", "city_tier")
-        latest = ", ".join(
-            f"arg_max_null({q(c)}, _recency) FILTER (WHERE province IS NOT NULL) AS {q(c)}"
-            if c in place
-            else f"arg_max({q(c)}, _recency) FILTER (WHERE {q(c)} IS NOT NULL) AS {q(c)}"
-            for c in value_cols
-        )
-        run(con,
-            f"""CREATE OR REPLACE TEMP VIEW _merge_values AS
-                SELECT merge_id, arg_min(user_id, _age_rank) AS survivor, {latest}
-                FROM _merge_order GROUP BY merge_id"""
-        )
-        sets = ", ".join(f"{q(c)} = v.{q(c)}" for c in value_cols)
-        run(con,
-            f"UPDATE {customers} SET {sets} FROM _merge_values v WHERE {customers}.user_id = v.survivor"
-        )
+        parts, filled = [], []
+        for c in value_cols:
+            col = q(c)
+            if c in place:
+                parts.append(f"arg_max_null({col}, _recency) FILTER (WHERE province IS NOT NULL) AS {col}")
+                continue
+            observed = (
+                f"arg_max({col}, _recency) FILTER (WHERE {col} IS NOT NULL "
+                f"AND NOT list_contains(_filled, '{c}') AND NOT list_contains(_filled, '{c}:unknown'))"
+            )
+            anything = f"arg_max({col}, _recency) FILTER (WHERE {col} IS NOT NULL)"
+            parts.append(f"COALESCE({observed}, {anything}) AS {col}")
+            filled.append(
+                f"CASE WHEN {observed} IS NULL THEN arg_max(list_filter(_filled, lambda f: f = '{c}' OR "
+                f"f = '{c}:unknown')[1], _recency) FILTER (WHERE {col} IS NOT NULL) END"
+            )
+        values = con.sql(
+            f"SELECT merge_id, arg_min(user_id, _age_rank) AS survivor, min(register_date) AS register_date, "
+            f"{', '.join(parts)}, list_filter([{', '.join(filled)}], lambda x: x IS NOT NULL) AS _filled "
+            f"FROM ({order}) GROUP BY merge_id"
+        ).to_arrow_table()
+        con.register("_merge_values", values)  # a fixed table: the updates below must not change it
+        sets = ", ".join(f"{q(c)} = v.{q(c)}" for c in [*value_cols, "register_date", "_filled"])
+        run(con, f"UPDATE {customers} SET {sets} FROM _merge_values v WHERE {customers}.user_id = v.survivor")
         run(con,
             f"""UPDATE {customers} SET merged_into = v.survivor
                 FROM _merge_plan p JOIN _merge_values v USING (merge_id)
@@ -165,9 +173,11 @@ def merge_identities(
             [(mid, import_id, survivors[mid], members, json.dumps(proof, ensure_ascii=False)) for mid, members, proof in logs],
         )
     finally:
-        run(con, "DROP VIEW IF EXISTS _merge_values")
-        run(con, "DROP VIEW IF EXISTS _merge_order")
         con.unregister("_merge_plan")
+        try:
+            con.unregister("_merge_values")
+        except Exception:  # noqa: BLE001 - not registered when an earlier step failed
+            pass
     return outcome
 
 
