@@ -48,7 +48,9 @@ def test_date_forms_normalise_to_one_timestamp(ws, write_csv, query, raw, expect
     ],
 )
 def test_bad_dates_go_to_quarantine_with_reason(ws, write_csv, query, raw, reason):
-    path = _orders(write_csv, [["O1", "C1", "2024-05-01", "10", "1", "P1", "手机"], ["O2", "C1", raw, "10", "1", "P1", "手机"]])
+    path = _orders(
+        write_csv, [["O1", "C1", "2024-05-01", "10", "1", "P1", "手机"], ["O2", "C1", raw, "10", "1", "P1", "手机"]]
+    )
     report = import_files(ws, "orders", [path])
     assert report.tables["orders"]["quarantined_by_reason"] == {reason: 1}
     assert query("SELECT order_id FROM orders") == [("O1",)]
@@ -98,7 +100,10 @@ def test_validation_rules_quarantine_each_bad_row_with_its_reason(ws, write_csv,
 def test_amount_is_derived_from_quantity_and_price_when_missing(ws, write_csv, query):
     path = write_csv(
         "o.csv",
-        [["订单号", "客户ID", "下单时间", "订单数量", "产品价格", "优惠金额"], ["O1", "C1", "2024-05-01", "3", "20", "5"]],
+        [
+            ["订单号", "客户ID", "下单时间", "订单数量", "产品价格", "优惠金额"],
+            ["O1", "C1", "2024-05-01", "3", "20", "5"],
+        ],
     )
     report = import_files(ws, "orders", [path])
     assert query("SELECT amount FROM orders") == [(Decimal("55.00"),)]
@@ -117,7 +122,9 @@ def test_age_range_is_configurable(ws, write_csv, query, reopen):
 
 def test_exact_duplicates_are_removed_and_counted(ws, write_csv, query):
     row = ["O1", "C1", "2024-05-01", "100", "1", "P1", "手机"]
-    report = import_files(ws, "orders", [_orders(write_csv, [row, row, row, ["O2", "C1", "2024-05-02", "5", "1", "P1", "手机"]])])
+    report = import_files(
+        ws, "orders", [_orders(write_csv, [row, row, row, ["O2", "C1", "2024-05-02", "5", "1", "P1", "手机"]])]
+    )
     assert report.tables["orders"]["duplicates_removed"] == 2
     assert query("SELECT count(*) FROM orders") == [(2,)]
 
@@ -138,7 +145,9 @@ def test_same_order_line_with_different_values_is_quarantined_not_dropped(ws, wr
 
 def test_reimport_changed_order_updates_it(ws, write_csv, query):
     import_files(ws, "orders", [_orders(write_csv, [["O1", "C1", "2024-05-01", "100", "1", "P1", "手机"]])])
-    path = write_csv("o2.csv", [ORDER_HEADER + ["订单状态"], ["O1", "C1", "2024-05-01", "100", "1", "P1", "手机", "已退款"]])
+    path = write_csv(
+        "o2.csv", [ORDER_HEADER + ["订单状态"], ["O1", "C1", "2024-05-01", "100", "1", "P1", "手机", "已退款"]]
+    )
     report = import_files(ws, "orders", [path])
     assert report.tables["orders"]["updated"] == 1 and report.tables["orders"]["accepted"] == 0
     assert query("SELECT status FROM orders") == [("refunded",)]
@@ -163,13 +172,15 @@ def test_missing_values_fill_below_threshold_and_mark_unknown_above(ws, write_cs
         ("女", 20, ["gender"]),  # 26 of the 39 known genders are 女
         ("女", 40, ["age"]),
     ]
-    assert query("SELECT occupation, _filled FROM customers WHERE user_id = 'C02'") == [("未知", ["occupation:unknown"])]
+    assert query("SELECT occupation, _filled FROM customers WHERE user_id = 'C02'") == [
+        ("未知", ["occupation:unknown"])
+    ]
     assert "filled with the mode 女" in stats["missing_decisions"]["gender"]
     assert "marked '未知'" in stats["missing_decisions"]["occupation"]
 
 
 def test_outliers_are_flagged_as_columns_not_deleted(ws, write_csv, query):
-    rows = [["O%02d" % i, "C1", "2024-05-01", str(100 + i % 5), "1", "P1", "手机"] for i in range(30)]
+    rows = [[f"O{i:02d}", "C1", "2024-05-01", str(100 + i % 5), "1", "P1", "手机"] for i in range(30)]
     rows.append(["O99", "C1", "2024-05-01", "100000", "1", "P1", "手机"])
     report = import_files(ws, "orders", [_orders(write_csv, rows)])
     assert query("SELECT count(*) FROM orders") == [(31,)]
@@ -189,8 +200,16 @@ def test_category_synonyms_map_to_one_name(ws, write_csv, query, reopen):
 
 
 def test_regions_land_on_standard_province_city_and_tier(ws, write_csv, query):
-    rows = [["客户ID", "常住地区"], ["C1", "上海"], ["C2", "上海市"], ["C3", "广东深圳"], ["C4", "广东省深圳市"],
-            ["C5", "粤"], ["C6", "浙江省绍兴市越城区"], ["C7", "火星"]]
+    rows = [
+        ["客户ID", "常住地区"],
+        ["C1", "上海"],
+        ["C2", "上海市"],
+        ["C3", "广东深圳"],
+        ["C4", "广东省深圳市"],
+        ["C5", "粤"],
+        ["C6", "浙江省绍兴市越城区"],
+        ["C7", "火星"],
+    ]
     report = import_files(ws, "customers", [write_csv("c.csv", rows)])
     assert query("SELECT user_id, province, city, city_tier FROM customers ORDER BY user_id") == [
         ("C1", "上海市", "上海市", "一线"),
@@ -242,4 +261,11 @@ def test_interactions_satisfaction_range_and_channel_names(ws, write_csv, query)
 def test_gender_variants_standardise(ws, write_csv, query):
     rows = [["客户ID", "性别"]] + [[f"C{i}", g] for i, g in enumerate(["男", "M", "female", "女士", "1", "2"])]
     import_files(ws, "customers", [write_csv("c.csv", rows)])
-    assert [r[0] for r in query("SELECT gender FROM customers ORDER BY user_id")] == ["男", "男", "女", "女", "男", "女"]
+    assert [r[0] for r in query("SELECT gender FROM customers ORDER BY user_id")] == [
+        "男",
+        "男",
+        "女",
+        "女",
+        "男",
+        "女",
+    ]

@@ -58,7 +58,7 @@ def test_phone_and_email_links_chain_into_one_merge(ws, write_csv, query):
 
 
 def test_blocked_values_never_join_strangers(ws, write_csv, query):
-    rows = [[f"S{i}", f"路人{i}", "13800000000", "", "2023-01-0%d" % (i + 1), "", "", ""] for i in range(3)]
+    rows = [[f"S{i}", f"路人{i}", "13800000000", "", f"2023-01-0{i + 1}", "", "", ""] for i in range(3)]
     report = _import(ws, write_csv, rows)
     assert report.identity["records_merged"] == 0
     assert query("SELECT count(*) FROM customers WHERE merged_into IS NULL") == [(3,)]
@@ -102,12 +102,23 @@ def test_undo_restores_the_records_exactly_and_keeps_them_apart(ws, write_csv, q
 
 
 def test_undo_refuses_while_a_later_merge_depends_on_it(ws, write_csv):
-    _import(ws, write_csv, [
-        ["C1", "甲", "13500000001", "", "2023-01-01", "", "", ""],
-        ["C2", "甲", "13500000001", "", "2023-02-01", "", "", ""],
-    ])
-    _import(ws, write_csv, [["C3", "甲", "", "jia@x.cn", "2023-03-01", "", "", ""],
-                            ["C1", "甲", "13500000001", "jia@x.cn", "2023-01-01", "", "", ""]], "later.csv")
+    _import(
+        ws,
+        write_csv,
+        [
+            ["C1", "甲", "13500000001", "", "2023-01-01", "", "", ""],
+            ["C2", "甲", "13500000001", "", "2023-02-01", "", "", ""],
+        ],
+    )
+    _import(
+        ws,
+        write_csv,
+        [
+            ["C3", "甲", "", "jia@x.cn", "2023-03-01", "", "", ""],
+            ["C1", "甲", "13500000001", "jia@x.cn", "2023-01-01", "", "", ""],
+        ],
+        "later.csv",
+    )
     assert [m["members"] for m in api.merges(ws)] == [["C1", "C2"], ["C1", "C3"]]
     with pytest.raises(InputError, match="undo merge 2 first"):
         api.merge_undo(ws, 1)

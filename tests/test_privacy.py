@@ -123,7 +123,11 @@ def test_no_clear_personal_value_in_any_workspace_file(ws, write_csv):
 def test_outputs_are_masked_and_the_log_holds_no_clear_value(ws, write_csv):
     _import_personal(ws, write_csv)
     record = api.customer_record(ws, "C1")
-    assert (record["user_name"], record["phone"], record["id_number"]) == ("欧阳**", "139****5678", "110101********8515")
+    assert (record["user_name"], record["phone"], record["id_number"]) == (
+        "欧阳**",
+        "139****5678",
+        "110101********8515",
+    )
     assert record["email"] == "n***@example.cn" and record["address"] == "北京市朝阳区****"
     text = json.dumps(record, ensure_ascii=False) + json.dumps(ws.store.audit_entries(500), ensure_ascii=False)
     text += json.dumps(api.quality_report(ws), ensure_ascii=False)

@@ -254,9 +254,7 @@ def test_city_spellings_agree(city: regions._Place) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    st.sampled_from(DISTRICTS), st.sampled_from(["", "中国", " "]), st.sampled_from(["", "人民路8号", " 3栋"])
-)
+@given(st.sampled_from(DISTRICTS), st.sampled_from(["", "中国", " "]), st.sampled_from(["", "人民路8号", " 3栋"]))
 def test_normalize_is_idempotent(district: regions._Place, prefix: str, suffix: str) -> None:
     city = GAZ.cities[district.city]
     province = GAZ.provinces[district.province]
@@ -274,9 +272,7 @@ def test_five_thousand_distinct_values_are_fast() -> None:
         lambda d: GAZ.provinces[d.province].name + GAZ.cities[d.city].name + d.name,
         lambda d: GAZ.cities[d.city].name + d.name,
     ]
-    values = [f"{form(d)}{i}号" for i, (form, d) in enumerate((f, d) for d in DISTRICTS for f in forms)][
-        :5000
-    ]
+    values = [f"{form(d)}{i}号" for i, (form, d) in enumerate((f, d) for d in DISTRICTS for f in forms)][:5000]
     start = time.perf_counter()
     result = normalize_regions(values)
     elapsed = time.perf_counter() - start

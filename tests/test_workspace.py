@@ -32,7 +32,9 @@ def test_unknown_setting_names_file_line_and_suggests(tmp_path, ws):
     (ws.path / "portrait.toml").write_text("[cleaning]\nage_min = 18\nmising_fill_below = 0.1\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         open_workspace(ws.path)
-    assert str(err.value).endswith("portrait.toml:3: unknown setting 'cleaning.mising_fill_below'; did you mean 'missing_fill_below'?")
+    assert str(err.value).endswith(
+        "portrait.toml:3: unknown setting 'cleaning.mising_fill_below'; did you mean 'missing_fill_below'?"
+    )
 
 
 def test_wrong_value_type_names_the_setting(ws):

@@ -43,6 +43,14 @@ def import_demo_shop(
 
 
 __all__ = [
-    "Workspace", "init_workspace", "open_workspace", "import_files", "ImportReport", "quality_report",
-    "customer_record", "merges", "merge_undo", "import_demo_shop",
+    "Workspace",
+    "init_workspace",
+    "open_workspace",
+    "import_files",
+    "ImportReport",
+    "quality_report",
+    "customer_record",
+    "merges",
+    "merge_undo",
+    "import_demo_shop",
 ]

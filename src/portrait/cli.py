@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -32,8 +34,8 @@ user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 app.add_typer(merge_app, name="merge")
 app.add_typer(user_app, name="user")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
 
 WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder.")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else.")
@@ -49,7 +51,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except PortraitError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -60,8 +62,12 @@ def _progress(enabled: bool) -> Iterator[Any]:
         yield None
         return
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         tasks: dict[str, Any] = {}
 
@@ -79,15 +85,34 @@ def _open(workspace: Path, user: str | None) -> api.Workspace:
 
 def _report_table(report: api.ImportReport) -> Table:
     table = Table(title=f"import #{report.import_id} → {report.table}", show_lines=False)
-    for col in ("table", "read", "accepted", "updated", "unchanged", "fixed", "filled", "flagged", "quarantined",
-                "duplicates removed", "merged"):
+    for col in (
+        "table",
+        "read",
+        "accepted",
+        "updated",
+        "unchanged",
+        "fixed",
+        "filled",
+        "flagged",
+        "quarantined",
+        "duplicates removed",
+        "merged",
+    ):
         table.add_column(col, justify="right" if col != "table" else "left")
     for name, s in report.tables.items():
         merged = s["merged_same_id"] + (report.identity.get("records_merged", 0) if name == "customers" else 0)
         table.add_row(
-            name, str(s["rows_read"]), str(s["accepted"]), str(s["updated"]), str(s["unchanged"]),
-            str(sum(s["fixed"].values())), str(sum(s["filled"].values())), str(sum(s["flagged"].values())),
-            str(s["quarantined"]), str(s["duplicates_removed"]), str(merged),
+            name,
+            str(s["rows_read"]),
+            str(s["accepted"]),
+            str(s["updated"]),
+            str(s["unchanged"]),
+            str(sum(s["fixed"].values())),
+            str(sum(s["filled"].values())),
+            str(sum(s["flagged"].values())),
+            str(s["quarantined"]),
+            str(s["duplicates_removed"]),
+            str(merged),
         )
     return table
 
@@ -96,11 +121,11 @@ def _print_report(report: api.ImportReport) -> None:
     out.print(_report_table(report))
     for name, s in report.tables.items():
         for reason, n in sorted(s["quarantined_by_reason"].items()):
-            out.print(f"  quarantined {name}: {reason} × {n}")
+            out.print(f"  quarantined {name}: {reason} × {n}", markup=False)
         for field, decision in s["missing_decisions"].items():
-            out.print(f"  missing {name}.{field}: {decision}")
+            out.print(f"  missing {name}.{field}: {decision}", markup=False)
     for source, cols in report.ignored_columns.items():
-        out.print(f"  {source}: columns not imported: {', '.join(cols)}")
+        out.print(f"  {source}: columns not imported: {', '.join(cols)}", markup=False)
 
 
 @app.command()
@@ -136,8 +161,16 @@ def import_cmd(
         ws = _open(workspace, user)
         with _progress(not as_json) as tick:
             report = api.import_files(
-                ws, table, files or [], mapping=mapping, sheet=sheet, fmt=fmt, delimiter=delimiter,
-                sql_url=sql, query=query, progress=tick,
+                ws,
+                table,
+                files or [],
+                mapping=mapping,
+                sheet=sheet,
+                fmt=fmt,
+                delimiter=delimiter,
+                sql_url=sql,
+                query=query,
+                progress=tick,
             )
     if as_json:
         _emit_json(report.as_dict())
@@ -160,8 +193,14 @@ def quality(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str |
     for name, t in report["tables"].items():
         imp = t["imports"]
         summary.add_row(
-            name, str(t["rows"]), str(imp["rows_read"]), str(imp["accepted"]), str(imp["updated"]),
-            str(imp["duplicates_removed"]), str(imp["quarantined"]), str(sum(t["flagged"].values())),
+            name,
+            str(t["rows"]),
+            str(imp["rows_read"]),
+            str(imp["accepted"]),
+            str(imp["updated"]),
+            str(imp["duplicates_removed"]),
+            str(imp["quarantined"]),
+            str(sum(t["flagged"].values())),
         )
     out.print(summary)
     for name, t in report["tables"].items():
@@ -172,8 +211,15 @@ def quality(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str |
             cols.add_column(col, justify="left" if col == "column" else "right")
         for field, c in t["columns"].items():
             quarantined = ", ".join(f"{rule} {n}" for rule, n in c["quarantined"].items()) or "0"
-            cols.add_row(field, str(c["non_empty"]), str(c["empty"]), str(c["fixed"]), str(c["filled"]),
-                         str(c["unknown"]), quarantined)
+            cols.add_row(
+                field,
+                str(c["non_empty"]),
+                str(c["empty"]),
+                str(c["fixed"]),
+                str(c["filled"]),
+                str(c["unknown"]),
+                quarantined,
+            )
         out.print(cols)
     customers = report["tables"]["customers"]
     out.print(
@@ -275,9 +321,7 @@ def user_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
 
 
 @app.command()
-def audit(
-    limit: int = typer.Option(50, "--limit"), workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt
-) -> None:
+def audit(limit: int = typer.Option(50, "--limit"), workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """The audit log, newest first."""
     with _user_errors():
         entries = _open(workspace, None).store.audit_entries(limit)
@@ -341,7 +385,9 @@ def demo(
     for report in reports:
         _print_report(report)
     quality(workspace=ws.path, as_json=False, user=None)
-    out.print("next: `portrait customer CUS000000001 -w " + str(ws.path) + "` · `portrait quality -w " + str(ws.path) + "`")
+    out.print(
+        "next: `portrait customer CUS000000001 -w " + str(ws.path) + "` · `portrait quality -w " + str(ws.path) + "`"
+    )
 
 
 def main() -> None:

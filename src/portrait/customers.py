@@ -32,11 +32,12 @@ def customer_record(ws: Workspace, user_id: str, reveal: bool = False) -> dict[s
         if not rows:
             raise NotFound(f"no customer '{user_id}'; check the id (customer ids are case-sensitive)")
         merged_from = [
-            r[0] for r in con.execute(
+            r[0]
+            for r in con.execute(
                 "SELECT user_id FROM customers WHERE merged_into = ? ORDER BY user_id", [user_id]
             ).fetchall()
         ]
-    record = {name: _plain(value) for name, value in zip(RECORD_FIELDS, rows[0])}
+    record = {name: _plain(value) for name, value in zip(RECORD_FIELDS, rows[0], strict=False)}
     for name in PERSONAL_FIELDS:
         clear = ws.vault.decrypt(record[name])
         record[name] = clear if reveal else mask_value(name, clear)

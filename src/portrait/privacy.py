@@ -23,7 +23,20 @@ from portrait.errors import WorkspaceError
 
 KEY_ENV = "PORTRAIT_KEY"
 COMPOUND_SURNAMES = (
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐",
+    "欧阳",
+    "司马",
+    "上官",
+    "诸葛",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "长孙",
+    "宇文",
+    "司徒",
+    "夏侯",
+    "令狐",
 )
 
 
@@ -82,10 +95,10 @@ class Vault:
                 "cannot decrypt personal data with this key: set PORTRAIT_KEY to the key the workspace was made with"
             ) from None
 
-    def content_hashes(self, digests: Iterable[str]) -> list[str]:
-        """Keyed hashes of row digests, so a stored content hash reveals nothing about personal values."""
+    def content_hashes(self, digests: Iterable[str]) -> list[int]:
+        """Keyed 64-bit hashes of row digests, so a stored content hash reveals nothing about personal values."""
         key = self._content_key
-        return [hmac.new(key, d.encode(), hashlib.sha256).hexdigest()[:32] for d in digests]
+        return [int.from_bytes(hmac.new(key, d.encode(), hashlib.sha256).digest()[:8], "big") for d in digests]
 
     def lookup_hash(self, field: str, value: str | None) -> str | None:
         """Return the keyed hash of a normalised phone/email/id number (None when empty)."""

@@ -18,9 +18,7 @@ def quality_report(ws: Workspace) -> dict[str, Any]:
     with ws.warehouse(read_only=True) as con:
         reports = [json.loads(r[0]) for r in con.execute("SELECT report FROM import_log ORDER BY import_id").fetchall()]
         merges = scalar(con, "SELECT count(*) FROM merge_log WHERE undone_at IS NULL")
-        merged_records = scalar(
-            con, "SELECT COALESCE(sum(len(members) - 1), 0) FROM merge_log WHERE undone_at IS NULL"
-        )
+        merged_records = scalar(con, "SELECT COALESCE(sum(len(members) - 1), 0) FROM merge_log WHERE undone_at IS NULL")
         quarantine = con.execute(
             "SELECT table_name, r, count(*) FROM (SELECT table_name, unnest(reasons) AS r FROM quarantine) "
             "GROUP BY ALL ORDER BY ALL"
@@ -56,7 +54,7 @@ def quality_report(ws: Workspace) -> dict[str, Any]:
                 if tname == name:
                     field_name, _, rule = reason.partition(":")
                     by_field.setdefault(field_name, {})[rule] = n
-            for field, non_null in zip(table.fields, counts):
+            for field, non_null in zip(table.fields, counts, strict=False):
                 col: dict[str, Any] = {
                     "non_empty": int(non_null),
                     "empty": int(rows - non_null),
@@ -75,14 +73,14 @@ def quality_report(ws: Workspace) -> dict[str, Any]:
             tables[name] = {
                 "rows": int(rows),
                 "imports": imports,
-                "quarantined_by_reason": {
-                    reason: n for tname, reason, n in quarantine if tname == name
-                },
+                "quarantined_by_reason": {reason: n for tname, reason, n in quarantine if tname == name},
                 "flagged": flag_counts,
                 "columns": column_stats,
             }
             if name == "customers":
                 tables[name]["identity_merges"] = int(merges)
                 tables[name]["records_merged"] = int(merged_records)
-                tables[name]["active_customers"] = int(scalar(con, "SELECT count(*) FROM customers WHERE merged_into IS NULL"))
+                tables[name]["active_customers"] = int(
+                    scalar(con, "SELECT count(*) FROM customers WHERE merged_into IS NULL")
+                )
     return {"workspace": str(ws.path), "imports": len(reports), "tables": tables}

@@ -71,22 +71,61 @@ class Table:
 CUSTOMERS = Table(
     "customers",
     (
-        Field("user_id", TEXT, ("客户id", "客户编号", "客户号", "用户id", "会员id", "会员编号", "customer_id", "uid", "user", "顾客id"), required=True, label_zh="客户ID"),
-        Field("user_name", TEXT, ("客户名称", "客户姓名", "姓名", "名字", "用户名", "会员名", "name", "customer_name", "username"), personal=True, label_zh="客户名称"),
+        Field(
+            "user_id",
+            TEXT,
+            ("客户id", "客户编号", "客户号", "用户id", "会员id", "会员编号", "customer_id", "uid", "user", "顾客id"),
+            required=True,
+            label_zh="客户ID",
+        ),
+        Field(
+            "user_name",
+            TEXT,
+            ("客户名称", "客户姓名", "姓名", "名字", "用户名", "会员名", "name", "customer_name", "username"),
+            personal=True,
+            label_zh="客户名称",
+        ),
         Field("gender", TEXT, ("性别", "sex"), label_zh="性别"),
         Field("birth_date", DATE, ("出生日期", "生日", "birthday", "dob"), label_zh="出生日期"),
         Field("age", INT, ("年龄",), label_zh="年龄"),
-        Field("region", TEXT, ("常住地区", "地区", "所在地区", "所在地", "城市", "地域", "area", "location", "city"), label_zh="常住地区"),
+        Field(
+            "region",
+            TEXT,
+            ("常住地区", "地区", "所在地区", "所在地", "城市", "地域", "area", "location", "city"),
+            label_zh="常住地区",
+        ),
         Field("province", TEXT, ("省份", "省", "所在省份"), label_zh="省份"),
         Field("address", TEXT, ("地址", "联系地址", "住址", "收货地址", "addr"), personal=True, label_zh="地址"),
         Field("occupation", TEXT, ("客户职业", "职业", "job", "profession"), label_zh="职业"),
-        Field("phone", TEXT, ("手机", "手机号", "手机号码", "电话", "联系电话", "mobile", "tel", "telephone", "phone_number"), personal=True, label_zh="手机号"),
+        Field(
+            "phone",
+            TEXT,
+            ("手机", "手机号", "手机号码", "电话", "联系电话", "mobile", "tel", "telephone", "phone_number"),
+            personal=True,
+            label_zh="手机号",
+        ),
         Field("email", TEXT, ("邮箱", "电子邮箱", "电子邮件", "mail", "e_mail"), personal=True, label_zh="邮箱"),
-        Field("id_number", TEXT, ("身份证号", "身份证", "身份证号码", "证件号", "id_card", "idcard"), personal=True, label_zh="身份证号"),
-        Field("register_date", TIMESTAMP, ("注册时间", "注册日期", "开户日期", "入会时间", "register_time", "signup_date", "registration_date"), label_zh="注册时间"),
+        Field(
+            "id_number",
+            TEXT,
+            ("身份证号", "身份证", "身份证号码", "证件号", "id_card", "idcard"),
+            personal=True,
+            label_zh="身份证号",
+        ),
+        Field(
+            "register_date",
+            TIMESTAMP,
+            ("注册时间", "注册日期", "开户日期", "入会时间", "register_time", "signup_date", "registration_date"),
+            label_zh="注册时间",
+        ),
         Field("source_channel", TEXT, ("注册渠道", "来源渠道", "客户来源", "渠道来源", "channel"), label_zh="来源渠道"),
         Field("member_level", TEXT, ("会员等级", "会员级别", "等级", "level", "vip_level"), label_zh="会员等级"),
-        Field("marital_status", TEXT, ("婚姻状况", "婚否", "家庭状况", "marital", "family_status"), label_zh="婚姻/家庭状况"),
+        Field(
+            "marital_status",
+            TEXT,
+            ("婚姻状况", "婚否", "家庭状况", "marital", "family_status"),
+            label_zh="婚姻/家庭状况",
+        ),
     ),
     natural_key=("user_id",),
     label_zh="客户",
@@ -98,11 +137,27 @@ ORDERS = Table(
     (
         Field("order_id", TEXT, ("订单号", "订单编号", "订单id", "order_no", "order_number"), label_zh="订单号"),
         Field("user_id", TEXT, CUSTOMERS.field("user_id").aliases, required=True, label_zh="客户ID"),
-        Field("order_time", TIMESTAMP, ("下单时间", "订单时间", "下单日期", "订单日期", "购买时间", "成交时间", "order_date", "time", "date"), required=True, label_zh="下单时间"),
-        Field("amount", MONEY, ("订单金额", "金额", "实付金额", "支付金额", "消费金额", "成交金额", "total", "order_amount", "payment"), minimum=0, label_zh="订单金额"),
-        Field("quantity", INT, ("订单数量", "数量", "购买数量", "件数", "qty", "count"), minimum=0, label_zh="订单数量"),
+        Field(
+            "order_time",
+            TIMESTAMP,
+            ("下单时间", "订单时间", "下单日期", "订单日期", "购买时间", "成交时间", "order_date", "time", "date"),
+            required=True,
+            label_zh="下单时间",
+        ),
+        Field(
+            "amount",
+            MONEY,
+            ("订单金额", "金额", "实付金额", "支付金额", "消费金额", "成交金额", "total", "order_amount", "payment"),
+            minimum=0,
+            label_zh="订单金额",
+        ),
+        Field(
+            "quantity", INT, ("订单数量", "数量", "购买数量", "件数", "qty", "count"), minimum=0, label_zh="订单数量"
+        ),
         Field("product_id", TEXT, ("产品id", "商品id", "产品编号", "商品编号", "sku", "item_id"), label_zh="产品ID"),
-        Field("product_name", TEXT, ("产品名称", "商品名称", "产品", "商品", "item_name", "product"), label_zh="产品名称"),
+        Field(
+            "product_name", TEXT, ("产品名称", "商品名称", "产品", "商品", "item_name", "product"), label_zh="产品名称"
+        ),
         Field("category", TEXT, ("品类", "类目", "产品类别", "商品类别", "商品品类", "category_name"), label_zh="品类"),
         Field("brand", TEXT, ("品牌",), label_zh="品牌"),
         Field("unit_price", MONEY, ("产品价格", "单价", "商品价格", "价格", "price"), minimum=0, label_zh="单价"),
@@ -111,7 +166,12 @@ ORDERS = Table(
         Field("status", TEXT, ("订单状态", "状态", "order_status"), label_zh="订单状态"),
         Field("terminal", TEXT, ("终端", "下单终端", "设备", "购买终端", "platform", "device"), label_zh="终端"),
         Field("source", TEXT, ("访客来源", "流量来源", "来源", "traffic_source", "referrer"), label_zh="访客来源"),
-        Field("ship_region", TEXT, ("收货地区", "配送地区", "收货城市", "ship_city", "shipping_region"), label_zh="收货地区"),
+        Field(
+            "ship_region",
+            TEXT,
+            ("收货地区", "配送地区", "收货城市", "ship_city", "shipping_region"),
+            label_zh="收货地区",
+        ),
     ),
     natural_key=("order_id", "product_id"),  # one row per order line
     label_zh="订单",
@@ -122,15 +182,42 @@ EVENTS = Table(
     "events",
     (
         Field("user_id", TEXT, CUSTOMERS.field("user_id").aliases, required=True, label_zh="客户ID"),
-        Field("behavior_type", TEXT, ("行为类型", "行为", "事件类型", "event", "event_type", "action"), required=True, label_zh="行为类型"),
-        Field("behavior_time", TIMESTAMP, ("行为时间", "时间", "事件时间", "event_time", "timestamp", "time"), required=True, label_zh="行为时间"),
+        Field(
+            "behavior_type",
+            TEXT,
+            ("行为类型", "行为", "事件类型", "event", "event_type", "action"),
+            required=True,
+            label_zh="行为类型",
+        ),
+        Field(
+            "behavior_time",
+            TIMESTAMP,
+            ("行为时间", "时间", "事件时间", "event_time", "timestamp", "time"),
+            required=True,
+            label_zh="行为时间",
+        ),
         Field("product_id", TEXT, ORDERS.field("product_id").aliases, label_zh="产品ID"),
         Field("page", TEXT, ("页面", "入口页面", "落地页", "entry_page", "url"), label_zh="页面"),
         Field("referrer", TEXT, ("来源", "访客来源", "来源页面", "source"), label_zh="来源"),
-        Field("duration_s", NUMBER, ("停留时长", "停留时间", "时长", "duration", "stay_seconds"), minimum=0, label_zh="停留秒数"),
+        Field(
+            "duration_s",
+            NUMBER,
+            ("停留时长", "停留时间", "时长", "duration", "stay_seconds"),
+            minimum=0,
+            label_zh="停留秒数",
+        ),
         Field("channel", TEXT, ("渠道", "终端"), label_zh="渠道"),
     ),
-    natural_key=("user_id", "behavior_type", "behavior_time", "product_id", "page", "referrer", "duration_s", "channel"),
+    natural_key=(
+        "user_id",
+        "behavior_type",
+        "behavior_time",
+        "product_id",
+        "page",
+        "referrer",
+        "duration_s",
+        "channel",
+    ),
     label_zh="行为",
 )
 
@@ -138,12 +225,24 @@ INTERACTIONS = Table(
     "interactions",
     (
         Field("user_id", TEXT, CUSTOMERS.field("user_id").aliases, required=True, label_zh="客户ID"),
-        Field("interaction_time", TIMESTAMP, ("服务时间", "咨询时间", "时间", "来电时间", "time", "service_time"), required=True, label_zh="服务时间"),
+        Field(
+            "interaction_time",
+            TIMESTAMP,
+            ("服务时间", "咨询时间", "时间", "来电时间", "time", "service_time"),
+            required=True,
+            label_zh="服务时间",
+        ),
         Field("channel", TEXT, ("服务渠道", "渠道", "联系方式", "service_channel"), label_zh="服务渠道"),
         Field("type", TEXT, ("类型", "服务类型", "工单类型", "interaction_type"), label_zh="类型"),
         Field("topic", TEXT, ("主题", "问题", "咨询内容", "subject"), label_zh="主题"),
         Field("satisfaction", INT, ("满意度", "评分", "score", "rating"), minimum=1, maximum=5, label_zh="满意度"),
-        Field("handle_minutes", NUMBER, ("处理时长", "处理分钟", "handle_time", "duration"), minimum=0, label_zh="处理时长(分钟)"),
+        Field(
+            "handle_minutes",
+            NUMBER,
+            ("处理时长", "处理分钟", "handle_time", "duration"),
+            minimum=0,
+            label_zh="处理时长(分钟)",
+        ),
     ),
     natural_key=("user_id", "interaction_time", "channel", "type", "topic", "satisfaction", "handle_minutes"),
     label_zh="服务记录",
@@ -190,9 +289,7 @@ def get_table(name: str) -> Table:
     try:
         return TABLES[name]
     except KeyError:
-        raise ValueError(
-            f"unknown table '{name}': choose one of {', '.join(TABLES)}"
-        ) from None
+        raise ValueError(f"unknown table '{name}': choose one of {', '.join(TABLES)}") from None
 
 
 def header_key(text: str) -> str:

@@ -37,8 +37,8 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
         cols.extend((outlier_column(f, r), "BOOLEAN") for r in OUTLIER_RULES)
     cols.extend(
         [
-            ("_key", "VARCHAR"),
-            ("_content_hash", "VARCHAR"),
+            ("_key", "UHUGEINT"),  # md5 of the natural key
+            ("_content_hash", "UBIGINT"),  # 64-bit hash of the values (keyed for customers)
             ("_filled", "VARCHAR[]"),
             ("_import_id", "BIGINT"),
             ("_source", "VARCHAR"),
@@ -74,7 +74,8 @@ def create_tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> 
     for name, cols in META_TABLES.items():
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{name} ({cols})")
     # the customer records as they were before each identity merge, for `portrait merge undo`
-    run(con,
+    run(
+        con,
         f"CREATE TABLE IF NOT EXISTS {prefix}merge_before AS "
-        f"SELECT CAST(NULL AS BIGINT) AS merge_id, * FROM {prefix}customers LIMIT 0"
+        f"SELECT CAST(NULL AS BIGINT) AS merge_id, * FROM {prefix}customers LIMIT 0",
     )

@@ -98,7 +98,9 @@ def _load_key(path: Path) -> bytes:
         return decode_key(env, KEY_ENV)
     key_file = path / KEY_NAME
     if not key_file.exists():
-        raise WorkspaceError(f"{path}: no key file {KEY_NAME} and {KEY_ENV} is not set; set {KEY_ENV} to the workspace key")
+        raise WorkspaceError(
+            f"{path}: no key file {KEY_NAME} and {KEY_ENV} is not set; set {KEY_ENV} to the workspace key"
+        )
     return decode_key(key_file.read_text(encoding="ascii"), str(key_file))
 
 
@@ -131,5 +133,7 @@ def open_workspace(path: Path | str | None = None, actor: str | None = None) -> 
     config_file = path / CONFIG_NAME
     if not config_file.exists():
         raise WorkspaceError(f"no workspace at {path}: run `portrait init {path}` first")
-    ws = Workspace(path=path, config=load_config(config_file), actor=actor or os.environ.get("PORTRAIT_USER") or DEFAULT_ACTOR)
+    ws = Workspace(
+        path=path, config=load_config(config_file), actor=actor or os.environ.get("PORTRAIT_USER") or DEFAULT_ACTOR
+    )
     return ws

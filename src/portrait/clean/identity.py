@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from portrait.clean.parse import q
 from portrait.config import IdentityConfig
-from portrait.engine import run, scalar
+from portrait.engine import run
 from portrait.errors import InputError, NotFound
 from portrait.privacy import Vault
 from portrait.schema import CUSTOMERS
@@ -62,12 +62,7 @@ def merge_identities(
     """Find and merge duplicate people among active customers of the warehouse (inside the caller's transaction)."""
     outcome = MergeOutcome()
     customers = f"{schema}.customers"
-    blocked = {
-        h
-        for key in cfg.merge_on
-        for v in cfg.blocked_values
-        if (h := vault.lookup_hash(key, v)) is not None
-    }
+    blocked = {h for key in cfg.merge_on for v in cfg.blocked_values if (h := vault.lookup_hash(key, v)) is not None}
     uf = _UnionFind()
     evidence: dict[tuple[str, str], list[str]] = {}
     for key in cfg.merge_on:
@@ -100,7 +95,7 @@ def merge_identities(
         if len(members) > cfg.max_group_size:
             outcome.skipped_too_large += 1
             continue
-        if any(frozenset((a, b)) in apart for i, a in enumerate(members) for b in members[i + 1:]):
+        if any(frozenset((a, b)) in apart for i, a in enumerate(members) for b in members[i + 1 :]):
             outcome.skipped_kept_apart += 1
             continue
         member_set = set(members)
@@ -121,9 +116,10 @@ def merge_identities(
     con.register("_merge_plan", plan)
     try:
         cols = [name for name, _ in table_columns(CUSTOMERS)]
-        run(con,
+        run(
+            con,
             f"INSERT INTO {schema}.merge_before SELECT p.merge_id, {', '.join('c.' + q(c) for c in cols)} "
-            f"FROM {customers} c JOIN _merge_plan p USING (user_id)"
+            f"FROM {customers} c JOIN _merge_plan p USING (user_id)",
         )
         # survivor: the oldest registration (then the smallest id); values: the latest observed one.
         # Values cleaning filled in (listed in _filled) count only when no member has an observed value.
@@ -136,7 +132,11 @@ def merge_identities(
         )
         place = ("region", "province", "city", "city_tier")  # travel together, from one record
         value_cols = [f.name for f in CUSTOMERS.fields if f.name not in ("user_id", "register_date")] + [
-            "city", "city_tier", "phone_hash", "email_hash", "id_number_hash",
+            "city",
+            "city_tier",
+            "phone_hash",
+            "email_hash",
+            "id_number_hash",
         ]
         parts, filled = [], []
         for c in value_cols:
@@ -162,15 +162,19 @@ def merge_identities(
         con.register("_merge_values", values)  # a fixed table: the updates below must not change it
         sets = ", ".join(f"{q(c)} = v.{q(c)}" for c in [*value_cols, "register_date", "_filled"])
         run(con, f"UPDATE {customers} SET {sets} FROM _merge_values v WHERE {customers}.user_id = v.survivor")
-        run(con,
+        run(
+            con,
             f"""UPDATE {customers} SET merged_into = v.survivor
                 FROM _merge_plan p JOIN _merge_values v USING (merge_id)
-                WHERE {customers}.user_id = p.user_id AND p.user_id <> v.survivor"""
+                WHERE {customers}.user_id = p.user_id AND p.user_id <> v.survivor""",
         )
         survivors = dict(con.execute("SELECT merge_id, survivor FROM _merge_values").fetchall())
         con.executemany(
             f"INSERT INTO {schema}.merge_log VALUES (?, ?, now()::TIMESTAMP, ?, ?, ?, NULL, NULL)",
-            [(mid, import_id, survivors[mid], members, json.dumps(proof, ensure_ascii=False)) for mid, members, proof in logs],
+            [
+                (mid, import_id, survivors[mid], members, json.dumps(proof, ensure_ascii=False))
+                for mid, members, proof in logs
+            ],
         )
     finally:
         con.unregister("_merge_plan")
@@ -189,8 +193,14 @@ def list_merges(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     ).fetchall()
     return [
         {
-            "merge_id": r[0], "import_id": r[1], "merged_at": str(r[2]), "survivor": r[3], "members": r[4],
-            "evidence": json.loads(r[5]), "undone_at": str(r[6]) if r[6] else None, "undone_by": r[7],
+            "merge_id": r[0],
+            "import_id": r[1],
+            "merged_at": str(r[2]),
+            "survivor": r[3],
+            "members": r[4],
+            "evidence": json.loads(r[5]),
+            "undone_at": str(r[6]) if r[6] else None,
+            "undone_by": r[7],
         }
         for r in rows
     ]
@@ -209,17 +219,25 @@ def undo_merge(con: duckdb.DuckDBPyConnection, merge_id: int, actor: str) -> dic
         [merge_id, members],
     ).fetchall()[0][0]
     if later is not None:
-        raise InputError(f"merge {merge_id} was followed by merge {later} on the same customers; undo merge {later} first")
+        raise InputError(
+            f"merge {merge_id} was followed by merge {later} on the same customers; undo merge {later} first"
+        )
     cols = [name for name, _ in table_columns(CUSTOMERS)]
     run(con, "BEGIN TRANSACTION")
     try:
         run(con, "DELETE FROM customers WHERE list_contains(?, user_id)", [members])
-        run(con,
-            f"INSERT INTO customers SELECT {', '.join(q(c) for c in cols)} FROM merge_before WHERE merge_id = ?", [merge_id]
+        run(
+            con,
+            f"INSERT INTO customers SELECT {', '.join(q(c) for c in cols)} FROM merge_before WHERE merge_id = ?",
+            [merge_id],
         )
-        pairs = [(a, b, merge_id) for i, a in enumerate(members) for b in members[i + 1:]]
+        pairs = [(a, b, merge_id) for i, a in enumerate(members) for b in members[i + 1 :]]
         con.executemany("INSERT INTO identity_exclusions VALUES (?, ?, ?)", pairs)
-        run(con, "UPDATE merge_log SET undone_at = now()::TIMESTAMP, undone_by = ? WHERE merge_id = ?", [actor, merge_id])
+        run(
+            con,
+            "UPDATE merge_log SET undone_at = now()::TIMESTAMP, undone_by = ? WHERE merge_id = ?",
+            [actor, merge_id],
+        )
         run(con, "COMMIT")
     except Exception:
         run(con, "ROLLBACK")

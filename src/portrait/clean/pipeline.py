@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from portrait.clean import regions
 from portrait.clean.normalize import CLOSED_MAPS, map_expr, synonym_expr, value_map_for
-from portrait.clean.parse import field_rule, nulled, q, reasons_expr, sql_str
+from portrait.clean.parse import field_rule, nulled, plausible_timestamp, q, reasons_expr, sql_str
 from portrait.config import PortraitConfig
 from portrait.engine import run, scalar
 from portrait.errors import InputError
@@ -76,7 +76,10 @@ class BatchCleaner:
         self.vault = vault
         self.stats = TableStats()
         self.prefix = f"{raw}_"
-        self.fields = [f for f in table.fields]
+        self.fields = list(table.fields)
+        self.region_joins: list[tuple[str, str, dict[str, str]]] = []
+        self.outlier_exprs: dict[str, str] = {}
+        self.source_rows: dict[str, int] = {}
 
     # -- helpers -------------------------------------------------------------------------------------
     def _t(self, step: str) -> str:
@@ -88,43 +91,66 @@ class BatchCleaner:
 
     # -- 1. parse and validate -----------------------------------------------------------------------
     def parse(self) -> None:
-        """Type every field and collect the reasons that quarantine a row."""
+        """Type every field, collect the reasons that quarantine a row, hash its key and content (one pass)."""
         con, t = self.con, self.table
         nulls = ", ".join(f"{nulled(f.name)} AS {q('r_' + f.name)}" for f in self.fields)
-        run(con, f"CREATE OR REPLACE TABLE {self._t('n')} AS SELECT _source, _fp, _seq, _row, {nulls} FROM {self.raw}")
-        self.stats.rows_read = _count(con, f"SELECT count(*) FROM {self._t('n')}")
-        values, fixes, pairs = [], [], []
+        values, fixes, pairs, pres, checks = [], [], [], [], []
         for f in self.fields:
             rule = field_rule(f, "r_" + f.name, self.cfg)
+            if rule.pre:
+                # parse once per value: the typed value, reasons and fixes read the parsed column
+                pres.append(f"{rule.pre} AS {q('u_' + f.name)}")
+                u = q("u_" + f.name)
+                checked = plausible_timestamp(u) if f.kind in (TIMESTAMP, DATE) else u
+                checks.append(f"{checked} AS {q('t_' + f.name)}")
             value = rule.value
+            fixed = rule.fixed
             map_name = value_map_for(t.name, f.name)
             if map_name:
                 value = map_expr(map_name, rule.value)
                 if map_name in CLOSED_MAPS:
                     pairs.append((f"{rule.value} IS NOT NULL AND {value} IS NULL", f"{f.name}:unknown_value"))
-                fixes.append(f"COALESCE({value} IS DISTINCT FROM {rule.value} AND {value} IS NOT NULL, false) AS {q('fx_' + f.name)}")
+                fixed = f"{value} IS DISTINCT FROM {rule.value} AND {value} IS NOT NULL"
             elif f.name == "category":
                 value = synonym_expr(self.cfg.category_synonyms, rule.value)
-                fixes.append(f"COALESCE({value} <> {rule.value}, false) AS {q('fx_' + f.name)}")
-            elif rule.fixed:
-                fixes.append(f"COALESCE({rule.fixed}, false) AS {q('fx_' + f.name)}")
+                fixed = f"{value} <> {rule.value}"
+            elif t.name == "orders" and f.name == "order_id":
+                # an export without order ids gets a stable one from the line's contents
+                value = (
+                    "COALESCE(r_order_id, 'AUTO-' || substr(md5(concat_ws('|', r_user_id, r_order_time, "
+                    "COALESCE(r_product_id, ''), COALESCE(r_product_name, ''))), 1, 16))"
+                )
+                fixed = "r_order_id IS NULL"
+            if fixed:
+                fixes.append(f"COALESCE({fixed}, false) AS {q('fx_' + f.name)}")
             values.append(f"{value} AS {q(f.name)}")
             pairs.extend(rule.reasons)
         if t.name == "orders":
             pairs.append(("r_amount IS NULL AND (r_quantity IS NULL OR r_unit_price IS NULL)", "amount:missing"))
-        run(con,
-            f"CREATE OR REPLACE TABLE {self._t('p')} AS SELECT _source, _fp, _seq, _row, "
-            f"{', '.join(q('r_' + f.name) for f in self.fields)}, {', '.join(values)}"
-            f"{', ' if fixes else ''}{', '.join(fixes)}, {reasons_expr(pairs)} AS _reasons FROM {self._t('n')}"
+        names = [f.name for f in self.fields]
+        content = f"hash({', '.join(q(n) for n in names)})"
+        key = (
+            "md5_number(concat_ws('\x1f', "
+            + ", ".join(f"COALESCE(CAST({q(k)} AS VARCHAR), '\x00')" for k in t.natural_key)
+            + "))"
+        )
+        layer = f"SELECT _source, _fp, _seq, _row, {nulls} FROM {self.raw}"
+        if pres:
+            layer = f"SELECT *, {', '.join(checks)} FROM (SELECT *, {', '.join(pres)} FROM ({layer}))"
+        parsed = (
+            f"SELECT _source, _fp, _seq, _row, {', '.join(q('r_' + n) for n in names)}, {', '.join(values)}"
+            f"{', ' if fixes else ''}{', '.join(fixes)}, {reasons_expr(pairs)} AS _reasons FROM ({layer})"
+        )
+        run(
+            con,
+            f"CREATE OR REPLACE TABLE {self._t('p')} AS SELECT *, {content} AS _content, {key} AS _key FROM ({parsed})",
         )
         self._check_mixed_types()
 
     def _check_mixed_types(self) -> None:
         """Refuse a column where most values are not of the field's type: it is mis-mapped or mixed."""
         typed = [f for f in self.fields if f.kind != TEXT]
-        if not typed:
-            return
-        parts = []
+        parts = ["count(*) AS _rows"]
         for f in typed:
             codes = ", ".join(sql_str(f"{f.name}:{c}") for c in TYPED_FAILS)
             parts.append(
@@ -133,39 +159,50 @@ class BatchCleaner:
                 f"arg_min({q('r_' + f.name)}, _seq) FILTER (WHERE list_has_any(_reasons, [{codes}])) AS {q('e_' + f.name)}"
             )
         rows = self.con.execute(f"SELECT _source, {', '.join(parts)} FROM {self._t('p')} GROUP BY _source").fetchall()
+        self.stats.rows_read = sum(int(row[1]) for row in rows)
+        self.source_rows = {row[0]: int(row[1]) for row in rows}
         for row in rows:
-            source, rest = row[0], row[1:]
+            source, rest = row[0], row[2:]
             for i, f in enumerate(typed):
                 nonempty, bad, example = rest[3 * i], rest[3 * i + 1], rest[3 * i + 2]
                 if bad >= 3 and bad > self.cfg.mixed_type_share * nonempty:
-                    kind = {INT: "whole numbers", NUMBER: "numbers", MONEY: "amounts", TIMESTAMP: "dates",
-                            DATE: "dates", BOOL: "yes/no values"}[f.kind]
+                    kind = {
+                        INT: "whole numbers",
+                        NUMBER: "numbers",
+                        MONEY: "amounts",
+                        TIMESTAMP: "dates",
+                        DATE: "dates",
+                        BOOL: "yes/no values",
+                    }[f.kind]
                     raise InputError(
                         f"{source}: column for {f.name} mixes types — {bad} of {nonempty} values are not {kind} "
                         f"(e.g. '{str(example)[:30]}'); fix the column or map another column to {f.name} with --mapping"
                     )
 
     # -- 2. quarantine -------------------------------------------------------------------------------
-    def split(self) -> str:
-        """Move invalid rows to the batch quarantine; return the name of the valid-rows table."""
+    def split(self) -> None:
+        """Copy invalid rows to the batch quarantine with their raw values; count fixes on valid rows."""
         con = self.con
         raw_cols = ", ".join(f"{sql_str(f.name)}, {q('r_' + f.name)}" for f in self.fields)
-        run(con,
+        run(
+            con,
             f"CREATE OR REPLACE TABLE {self._t('q')} AS SELECT _source, _fp, _row, _reasons, "
-            f"CAST(json_object({raw_cols}) AS VARCHAR) AS raw FROM {self._t('p')} WHERE len(_reasons) > 0"
+            f"CAST(json_object({raw_cols}) AS VARCHAR) AS raw FROM {self._t('p')} WHERE len(_reasons) > 0",
         )
-        self.stats.quarantined = _count(con, f"SELECT count(*) FROM {self._t('q')}")
         for reason, n in con.execute(
             f"SELECT r, count(*) FROM (SELECT unnest(_reasons) AS r FROM {self._t('q')}) GROUP BY r ORDER BY r"
         ).fetchall():
             self.stats.quarantined_by_reason[reason] = n
-        for f in self.fields:
-            if f"fx_{f.name}" in self._columns(self._t("p")):
-                self._bump(
-                    self.stats.fixed, f.name,
-                    _count(con, f"SELECT count(*) FROM {self._t('p')} WHERE len(_reasons) = 0 AND {q('fx_' + f.name)}"),
-                )
-        return self._t("p")
+        self.stats.quarantined = _count(con, f"SELECT count(*) FROM {self._t('q')}")
+        fixed_cols = [f.name for f in self.fields if f"fx_{f.name}" in self._columns(self._t("p"))]
+        if fixed_cols:
+            counts = con.execute(
+                "SELECT "
+                + ", ".join(f"count_if({q('fx_' + n)})" for n in fixed_cols)
+                + f" FROM {self._t('p')} WHERE len(_reasons) = 0"
+            ).fetchall()[0]
+            for name, n in zip(fixed_cols, counts, strict=False):
+                self._bump(self.stats.fixed, name, int(n))
 
     def _columns(self, name: str) -> set[str]:
         return {r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()}
@@ -174,137 +211,136 @@ class BatchCleaner:
     def dedupe(self) -> None:
         """Drop exact duplicates; one record per natural key (customers: latest non-empty values win)."""
         con, t = self.con, self.table
+        p = self._t("p")
         names = [f.name for f in self.fields]
-        content = "md5(concat_ws('\x1f', " + ", ".join(f"COALESCE(CAST({q(n)} AS VARCHAR), '\x00')" for n in names) + "))"
-        order_fix = ""
-        if t.name == "orders":
-            order_fix = (
-                ", COALESCE(order_id, 'AUTO-' || substr(md5(concat_ws('|', user_id, CAST(order_time AS VARCHAR), "
-                "COALESCE(product_id, ''), COALESCE(product_name, ''))), 1, 16)) AS order_id_filled"
-            )
-        run(con,
-            f"CREATE OR REPLACE TABLE {self._t('v')} AS SELECT *, {content} AS _content{order_fix} "
-            f"FROM {self._t('p')} WHERE len(_reasons) = 0"
+        valid = _count(con, f"SELECT count(*) FROM {p} WHERE len(_reasons) = 0")
+        # decide on narrow rows (sequence number, content, key) and join back: cheap even for wide tables
+        run(
+            con,
+            f"""CREATE OR REPLACE TABLE {self._t("keep")} AS
+                SELECT _seq, row_number() OVER (PARTITION BY _key ORDER BY _seq) AS _key_rank
+                FROM (SELECT min(_seq) AS _seq, _key FROM {p} WHERE len(_reasons) = 0 GROUP BY _content, _key)""",
         )
-        if t.name == "orders":
-            self._bump(self.stats.fixed, "order_id", _count(con, f"SELECT count(*) FROM {self._t('v')} WHERE order_id IS NULL"))
-            run(con, f"UPDATE {self._t('v')} SET order_id = order_id_filled")
-        before = _count(con, f"SELECT count(*) FROM {self._t('v')}")
-        run(con,
-            f"CREATE OR REPLACE TABLE {self._t('d')} AS SELECT * EXCLUDE (_rn) FROM ("
-            f"SELECT *, row_number() OVER (PARTITION BY _content ORDER BY _seq) AS _rn FROM {self._t('v')}) WHERE _rn = 1"
-        )
-        after = _count(con, f"SELECT count(*) FROM {self._t('d')}")
-        self.stats.duplicates_removed = before - after
-        key = "md5(concat_ws('\x1f', " + ", ".join(
-            f"COALESCE(CAST({q(k)} AS VARCHAR), '\x00')" for k in t.natural_key
-        ) + "))"
+        distinct = _count(con, f"SELECT count(*) FROM {self._t('keep')}")
+        self.stats.duplicates_removed = valid - distinct
+        cols = ", ".join(q(n) for n in names)
         if t.name == "customers":
             aggs = ", ".join(
                 f"arg_max({q(n)}, _seq) FILTER (WHERE {q(n)} IS NOT NULL) AS {q(n)}" for n in names if n != "user_id"
             )
-            run(con,
+            run(
+                con,
                 f"CREATE OR REPLACE TABLE {self._t('k')} AS SELECT user_id, {aggs}, any_value(_source) AS _source, "
-                f"any_value(_fp) AS _fp, max(_seq) AS _seq, arg_max(_row, _seq) AS _row, {key} AS _key "
-                f"FROM {self._t('d')} GROUP BY user_id"
+                f"any_value(_fp) AS _fp, max(_seq) AS _seq, arg_max(_row, _seq) AS _row, any_value(_key) AS _key, "
+                f"CAST([] AS VARCHAR[]) AS _filled FROM {p} SEMI JOIN {self._t('keep')} USING (_seq) GROUP BY user_id",
             )
-            self.stats.merged_same_id = after - _count(con, f"SELECT count(*) FROM {self._t('k')}")
+            self.stats.merged_same_id = distinct - _count(con, f"SELECT count(*) FROM {self._t('k')}")
         else:
-            run(con,
-                f"CREATE OR REPLACE TABLE {self._t('kk')} AS SELECT *, {key} AS _key, "
-                f"row_number() OVER (PARTITION BY {key} ORDER BY _seq) AS _rn FROM {self._t('d')}"
-            )
-            raw_cols = ", ".join(f"{sql_str(n)}, {q('r_' + n)}" for n in names)
-            run(con,
+            run(
+                con,
                 f"INSERT INTO {self._t('q')} SELECT _source, _fp, _row, [{sql_str(t.natural_key[0] + ':duplicate_key')}], "
-                f"CAST(json_object({raw_cols}) AS VARCHAR) FROM {self._t('kk')} WHERE _rn > 1"
+                f"CAST(json_object({', '.join(f'{sql_str(n)}, {q(n)}' for n in names)}) AS VARCHAR) "
+                f"FROM {p} JOIN {self._t('keep')} USING (_seq) WHERE _key_rank > 1",
             )
-            conflicts = _count(con, f"SELECT count(*) FROM {self._t('kk')} WHERE _rn > 1")
+            conflicts = _count(con, f"SELECT count(*) FROM {self._t('keep')} WHERE _key_rank > 1")
             if conflicts:
                 self.stats.quarantined += conflicts
                 code = t.natural_key[0] + ":duplicate_key"
                 self.stats.quarantined_by_reason[code] = self.stats.quarantined_by_reason.get(code, 0) + conflicts
-            run(con,
-                f"CREATE OR REPLACE TABLE {self._t('k')} AS SELECT * EXCLUDE (_rn) FROM {self._t('kk')} WHERE _rn = 1"
+            run(
+                con,
+                f"CREATE OR REPLACE TABLE {self._t('k')} AS SELECT {cols}, _source, _fp, _seq, _row, _key, _content, "
+                f"CAST([] AS VARCHAR[]) AS _filled FROM {p} "
+                f"SEMI JOIN (SELECT _seq FROM {self._t('keep')} WHERE _key_rank = 1) USING (_seq)",
             )
+        run(con, f"DROP TABLE {p}")
+        run(con, f"DROP TABLE {self._t('keep')}")
 
     # -- 4. derived values ---------------------------------------------------------------------------
     def derive(self) -> None:
-        """Derive amounts, regions and city tiers."""
+        """Derive missing amounts; standardise regions into province / city / tier (joined in at the end)."""
         con, t, k = self.con, self.table, self._t("k")
         if t.name == "orders":
             n = _count(con, f"SELECT count(*) FROM {k} WHERE amount IS NULL")
-            run(con,
-                f"UPDATE {k} SET amount = CAST(greatest(quantity * unit_price - COALESCE(discount, 0), 0) AS DECIMAL(18,2)) "
-                "WHERE amount IS NULL"
-            )
-            self._bump(self.stats.fixed, "amount", n)
+            if n:
+                run(
+                    con,
+                    f"UPDATE {k} SET amount = CAST(greatest(quantity * unit_price - COALESCE(discount, 0), 0) "
+                    "AS DECIMAL(18,2)) WHERE amount IS NULL",
+                )
+                self._bump(self.stats.fixed, "amount", n)
             self._regions("ship_region", "ship_region", {"ship_province": "province", "ship_city": "city"})
         if t.name == "customers":
             text = (
                 "CASE WHEN province IS NOT NULL AND region IS NOT NULL AND NOT starts_with(region, province) "
                 "THEN province || region ELSE COALESCE(region, province, address) END"
             )
-            inferred = _count(con, f"SELECT count(*) FROM {k} WHERE region IS NULL AND province IS NULL AND address IS NOT NULL")
-            self._regions(text, "region", {"province": "province", "city": "city", "city_tier": "tier"})
-            recognised = _count(
-                con, f"SELECT count(*) FROM {k} WHERE region IS NULL AND address IS NOT NULL AND province IS NOT NULL"
+            # kept as a column: the address it may come from is sealed before the lookup joins in
+            run(con, f"ALTER TABLE {k} ADD COLUMN _rt VARCHAR")
+            run(con, f"UPDATE {k} SET _rt = {text}")
+            self._regions("_rt", "region", {"province": "province", "city": "city", "city_tier": "tier"})
+            lookup = self.region_joins[-1][1]
+            self._bump(
+                self.stats.filled,
+                "province",
+                _count(
+                    con,
+                    f"SELECT count(*) FROM {k} JOIN {lookup} ON _lk_raw = address "
+                    "WHERE region IS NULL AND province IS NULL AND _lk_province IS NOT NULL",
+                ),
             )
-            self._bump(self.stats.filled, "province", min(inferred, recognised))
 
     def _regions(self, text_sql: str, source_field: str, targets: dict[str, str]) -> None:
-        """Standardise a free-text region column into province / city / tier (lookup on distinct values)."""
+        """Look up the distinct region texts once; the lookup joins into the final table."""
         con, k = self.con, self._t("k")
-        for col in ("_rt", *targets):
-            run(con, f"ALTER TABLE {k} ADD COLUMN IF NOT EXISTS {q(col)} VARCHAR")
-        run(con, f"UPDATE {k} SET _rt = {text_sql}")
-        distinct = [r[0] for r in con.execute(f"SELECT DISTINCT _rt FROM {k} WHERE _rt IS NOT NULL").fetchall()]
+        distinct = [
+            r[0] for r in con.execute(f"SELECT DISTINCT {text_sql} FROM {k} WHERE {text_sql} IS NOT NULL").fetchall()
+        ]
         found = regions.normalize_regions(distinct)
         hits = [found.get(v) for v in distinct]
         lookup = pa.table(
             {
-                "raw": pa.array(distinct, pa.string()),
-                "province": pa.array([h.province if h else None for h in hits], pa.string()),
-                "city": pa.array([h.city if h else None for h in hits], pa.string()),
-                "tier": pa.array([h.tier if h else regions.TIER_UNKNOWN for h in hits], pa.string()),
+                "_lk_raw": pa.array(distinct, pa.string()),
+                "_lk_province": pa.array([h.province if h else None for h in hits], pa.string()),
+                "_lk_city": pa.array([h.city if h else None for h in hits], pa.string()),
+                "_lk_tier": pa.array([h.tier if h else regions.TIER_UNKNOWN for h in hits], pa.string()),
+                "_lk_canonical": pa.array(
+                    [h.province + ("" if h.city in (None, h.province) else h.city) if h else None for h in hits],
+                    pa.string(),
+                ),
             }
         )
-        con.register("_region_lookup", lookup)
+        name = self._t(f"region{len(self.region_joins)}")
+        con.register("_region_arrow", lookup)
         try:
-            rewritten = _count(
-                con,
-                f"SELECT count(*) FROM {k} x JOIN _region_lookup l ON l.raw = x._rt "
-                f"WHERE l.province IS NOT NULL AND x._rt <> concat(l.province, "
-                f"CASE WHEN l.city = l.province THEN '' ELSE COALESCE(l.city, '') END)",
-            )
-            sets = ", ".join(f"{q(col)} = l.{q(src)}" for col, src in targets.items())
-            run(con, f"UPDATE {k} SET {sets} FROM _region_lookup l WHERE l.raw = {k}._rt")
-            if "city_tier" in targets:
-                run(con, f"UPDATE {k} SET city_tier = {sql_str(regions.TIER_UNKNOWN)} WHERE city_tier IS NULL")
-            self._bump(self.stats.fixed, source_field, rewritten)
-            first = next(iter(targets))
-            self._bump(
-                self.stats.unknown, first,
-                _count(con, f"SELECT count(*) FROM {k} WHERE _rt IS NOT NULL AND {q(first)} IS NULL"),
-            )
+            run(con, f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _region_arrow")
         finally:
-            con.unregister("_region_lookup")
+            con.unregister("_region_arrow")
+        counts = con.execute(
+            f"SELECT count_if(_lk_province IS NOT NULL AND _lk_raw <> _lk_canonical), count_if(_lk_province IS NULL) "
+            f"FROM {k} JOIN {name} ON _lk_raw = ({text_sql})"
+        ).fetchall()[0]
+        self._bump(self.stats.fixed, source_field, int(counts[0] or 0))
+        self._bump(self.stats.unknown, next(iter(targets)), int(counts[1] or 0))
+        self.region_joins.append((text_sql, name, targets))
 
     # -- 5. missing values ---------------------------------------------------------------------------
     def fill_missing(self) -> None:
         """Fill key fields under the threshold (median/mean, mode); mark the rest unknown, with the reason."""
         con, k, cfg = self.con, self._t("k"), self.cfg
-        run(con, f"ALTER TABLE {k} ADD COLUMN IF NOT EXISTS _filled VARCHAR[] DEFAULT []")
-        run(con, f"UPDATE {k} SET _filled = []")
-        total = _count(con, f"SELECT count(*) FROM {k}")
-        if total == 0:
+        fields = [
+            n
+            for n in cfg.key_fields.get(self.table.name, [])
+            if n in self.present and n in self.table.field_names  # a field the files lack is not "missing"
+        ]
+        if not fields:
             return
-        columns = self._columns(k)
-        for name in cfg.key_fields.get(self.table.name, []):
-            if name not in columns or name not in self.present:
-                continue  # a field the files do not carry is not "missing" in them
+        counts = con.execute(
+            f"SELECT count(*), {', '.join(f'count(*) - count({q(n)})' for n in fields)} FROM {k}"
+        ).fetchall()[0]
+        total = int(counts[0])
+        for name, missing in zip(fields, counts[1:], strict=False):
             f = self.table.field(name)
-            missing = _count(con, f"SELECT count(*) FROM {k} WHERE {q(name)} IS NULL")
             if missing == 0:
                 continue
             share = missing / total
@@ -312,17 +348,17 @@ class BatchCleaner:
             if share < cfg.missing_fill_below:
                 if f.kind in (INT, NUMBER, MONEY):
                     how = cfg.numeric_fill
-                    stat = "median" if how == "median" else "avg"
-                    value_sql = f"(SELECT {stat}({q(name)}) FROM {k})"
+                    value_sql = f"{'median' if how == 'median' else 'avg'}({q(name)})"
                     if f.kind == INT:
                         value_sql = f"CAST(round({value_sql}) AS BIGINT)"
                 else:
                     how = "mode"
-                    value_sql = f"(SELECT mode({q(name)}) FROM {k})"
-                value = scalar(con, f"SELECT {value_sql}")
+                    value_sql = f"mode({q(name)})"
+                value = scalar(con, f"SELECT {value_sql} FROM {k}")
                 if value is None:
                     continue
-                run(con,
+                run(
+                    con,
                     f"UPDATE {k} SET {q(name)} = ?, _filled = list_append(_filled, {sql_str(name)}) WHERE {q(name)} IS NULL",
                     [value],
                 )
@@ -332,15 +368,17 @@ class BatchCleaner:
                 )
             else:
                 if f.kind == TEXT:
-                    run(con,
+                    run(
+                        con,
                         f"UPDATE {k} SET {q(name)} = ?, _filled = list_append(_filled, {sql_str(name + ':unknown')}) "
                         f"WHERE {q(name)} IS NULL",
                         [cfg.unknown_label],
                     )
                     what = f"marked '{cfg.unknown_label}'"
                 else:
-                    run(con,
-                        f"UPDATE {k} SET _filled = list_append(_filled, {sql_str(name + ':unknown')}) WHERE {q(name)} IS NULL"
+                    run(
+                        con,
+                        f"UPDATE {k} SET _filled = list_append(_filled, {sql_str(name + ':unknown')}) WHERE {q(name)} IS NULL",
                     )
                     what = "left empty and marked unknown"
                 self._bump(self.stats.unknown, name, missing)
@@ -352,48 +390,68 @@ class BatchCleaner:
     def flag_outliers(self) -> None:
         """Flag (never drop) values outside Q1−k·IQR…Q3+k·IQR and outside mean ± n·σ of the batch."""
         con, k, cfg = self.con, self._t("k"), self.cfg
-        for name in OUTLIER_FIELDS.get(self.table.name, ()):
-            row = con.execute(
-                f"SELECT quantile_cont({q(name)}, 0.25), quantile_cont({q(name)}, 0.75), avg({q(name)}), "
-                f"stddev_pop({q(name)}) FROM {k}"
-            ).fetchall()[0]
-            q1, q3, mean, std = row
-            iqr_col, sig_col = outlier_column(name, "iqr"), outlier_column(name, "3sigma")
-            run(con, f"ALTER TABLE {k} ADD COLUMN IF NOT EXISTS {q(iqr_col)} BOOLEAN")
-            run(con, f"ALTER TABLE {k} ADD COLUMN IF NOT EXISTS {q(sig_col)} BOOLEAN")
-            if q1 is None:
+        fields = OUTLIER_FIELDS.get(self.table.name, ())
+        if not fields:
+            return
+        stats = con.execute(
+            "SELECT "
+            + ", ".join(f"quantile_cont({q(n)}, [0.25, 0.75]), avg({q(n)}), stddev_pop({q(n)})" for n in fields)
+            + f" FROM {k}"
+        ).fetchall()[0]
+        for i, name in enumerate(fields):
+            quartiles, mean, std = stats[3 * i], stats[3 * i + 1], stats[3 * i + 2]
+            col = q(name)
+            if quartiles is None or mean is None:
+                self.outlier_exprs[outlier_column(name, "iqr")] = "CAST(NULL AS BOOLEAN)"
+                self.outlier_exprs[outlier_column(name, "3sigma")] = "CAST(NULL AS BOOLEAN)"
                 continue
-            iqr = float(q3) - float(q1)
-            low, high = float(q1) - cfg.outlier_iqr_k * iqr, float(q3) + cfg.outlier_iqr_k * iqr
-            sigma_low = float(mean) - cfg.outlier_sigma * float(std or 0)
-            sigma_high = float(mean) + cfg.outlier_sigma * float(std or 0)
-            run(con,
-                f"UPDATE {k} SET {q(iqr_col)} = CASE WHEN {q(name)} IS NULL THEN NULL ELSE "
-                f"({q(name)} < {low!r} OR {q(name)} > {high!r}) END, "
-                f"{q(sig_col)} = CASE WHEN {q(name)} IS NULL THEN NULL ELSE "
-                f"({float(std or 0)!r} > 0 AND ({q(name)} < {sigma_low!r} OR {q(name)} > {sigma_high!r})) END"
+            q1, q3 = float(quartiles[0]), float(quartiles[1])
+            spread = q3 - q1
+            low, high = q1 - cfg.outlier_iqr_k * spread, q3 + cfg.outlier_iqr_k * spread
+            std = float(std or 0)
+            s_low, s_high = float(mean) - cfg.outlier_sigma * std, float(mean) + cfg.outlier_sigma * std
+            self.outlier_exprs[outlier_column(name, "iqr")] = (
+                f"CASE WHEN {col} IS NULL THEN NULL ELSE ({col} < {low!r} OR {col} > {high!r}) END"
             )
-            for col in (iqr_col, sig_col):
-                self._bump(self.stats.flagged, col, _count(con, f"SELECT count(*) FROM {k} WHERE {q(col)}"))
+            self.outlier_exprs[outlier_column(name, "3sigma")] = (
+                f"CASE WHEN {col} IS NULL THEN NULL ELSE ({std!r} > 0 AND ({col} < {s_low!r} OR {col} > {s_high!r})) END"
+            )
+        flagged = con.execute(
+            "SELECT " + ", ".join(f"count_if({expr})" for expr in self.outlier_exprs.values()) + f" FROM {k}"
+        ).fetchall()[0]
+        for col_name, n in zip(self.outlier_exprs, flagged, strict=False):
+            self._bump(self.stats.flagged, col_name, int(n or 0))
 
     # -- 7. final shape ------------------------------------------------------------------------------
     def finish(self) -> str:
-        """Build the table in warehouse shape (personal fields encrypted); return its name."""
+        """Build the table in warehouse shape (regions joined, flags computed, personal fields sealed)."""
         con, t, k = self.con, self.table, self._t("k")
-        have = self._columns(k)
         if t.name == "customers":
             self._encrypt_personal()
-            have = self._columns(k)
+        have = self._columns(k)
+        joins, from_lookup = [], {}
+        for text_sql, lookup, targets in self.region_joins:
+            joins.append(f"LEFT JOIN {lookup} ON _lk_raw = ({text_sql})")
+            for col, src in targets.items():
+                from_lookup[col] = f"_lk_{src}"
         select = []
         for name, sql_type in table_columns(t):
-            if name == "_content_hash" and t.name != "customers":
+            if name in from_lookup:
+                value = from_lookup[name]
+                if name == "city_tier":
+                    value = f"COALESCE({value}, {sql_str(regions.TIER_UNKNOWN)})"
+                select.append(f"{value} AS {q(name)}")
+            elif name in self.outlier_exprs:
+                select.append(f"{self.outlier_exprs[name]} AS {q(name)}")
+            elif name == "_content_hash" and t.name != "customers":
                 select.append("_content AS _content_hash")
             elif name in have:
                 select.append(q(name))
             else:
                 select.append(f"CAST(NULL AS {sql_type}) AS {q(name)}")
         ready = self._t("ready")
-        run(con, f"CREATE OR REPLACE TABLE {ready} AS SELECT {', '.join(select)}, _fp FROM {k}")
+        run(con, f"CREATE OR REPLACE TABLE {ready} AS SELECT {', '.join(select)}, _fp FROM {k} {' '.join(joins)}")
+        run(con, f"DROP TABLE {k}")
         return ready
 
     def _encrypt_personal(self) -> None:
@@ -401,12 +459,12 @@ class BatchCleaner:
         con, k, vault = self.con, self._t("k"), self.vault
         personal = [f.name for f in self.table.fields if f.personal]
         clear = [f.name for f in self.table.fields]
-        digest = "md5(concat_ws('\x1f', " + ", ".join(
-            f"COALESCE(CAST({q(n)} AS VARCHAR), '\x00')" for n in clear
-        ) + "))"
-        reader = con.sql(f"SELECT user_id, {', '.join(q(p) for p in personal)}, {digest} AS d FROM {k}").to_arrow_reader(
-            PERSONAL_BATCH
+        digest = (
+            "md5(concat_ws('\x1f', " + ", ".join(f"COALESCE(CAST({q(n)} AS VARCHAR), '\x00')" for n in clear) + "))"
         )
+        reader = con.sql(
+            f"SELECT user_id, {', '.join(q(p) for p in personal)}, {digest} AS d FROM {k}"
+        ).to_arrow_reader(PERSONAL_BATCH)
         out_batches = []
         for batch in reader:
             cols = batch.to_pydict()
@@ -415,18 +473,23 @@ class BatchCleaner:
                 out[f"enc_{p}"] = vault.encrypt_many(cols[p])
             for h in HASHED_FIELDS:
                 out[f"{h}_hash"] = [vault.lookup_hash(h, v) for v in cols[h]]
-            out["_content_hash"] = vault.content_hashes(cols["d"])
+            out["_content_hash"] = pa.array(vault.content_hashes(cols["d"]), pa.uint64())
             out_batches.append(pa.table(out))
-        schema = pa.schema([("user_id", pa.string())] + [(f"enc_{p}", pa.string()) for p in personal]
-                           + [(f"{h}_hash", pa.string()) for h in HASHED_FIELDS] + [("_content_hash", pa.string())])
+        schema = pa.schema(
+            [("user_id", pa.string())]
+            + [(f"enc_{p}", pa.string()) for p in personal]
+            + [(f"{h}_hash", pa.string()) for h in HASHED_FIELDS]
+            + [("_content_hash", pa.uint64())]
+        )
         sealed = pa.concat_tables([b.cast(schema) for b in out_batches]) if out_batches else schema.empty_table()
         con.register("_sealed", sealed)
         try:
             enc_select = ", ".join(f"s.enc_{p} AS {q(p)}" for p in personal)
-            run(con,
+            run(
+                con,
                 f"CREATE OR REPLACE TABLE {k} AS SELECT k.* EXCLUDE ({', '.join(q(p) for p in personal)}), {enc_select}, "
                 f"{', '.join('s.' + h + '_hash' for h in HASHED_FIELDS)}, s._content_hash "
-                f"FROM {k} k JOIN _sealed s USING (user_id)"
+                f"FROM {k} k JOIN _sealed s USING (user_id)",
             )
         finally:
             con.unregister("_sealed")

@@ -234,9 +234,7 @@ def _gazetteer() -> _Gazetteer:
         rows = [(row["adcode"][:6], row["name"].strip()) for row in csv.DictReader(handle)]
     rows = [(code, name) for code, name in rows if code[:2] in _PROVINCE_ALIASES and name]
 
-    provinces = {
-        code[:2]: _Place(_PROVINCE, code[:2], name, code[:2], "") for code, name in rows if code[2:] == "0000"
-    }
+    provinces = {code[:2]: _Place(_PROVINCE, code[:2], name, code[:2], "") for code, name in rows if code[2:] == "0000"}
     cities: dict[str, _Place] = {}
     for code, name in rows:
         prov = code[:2]

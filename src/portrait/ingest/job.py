@@ -24,7 +24,7 @@ from portrait.clean.pipeline import BatchCleaner, TableStats
 from portrait.engine import run, scalar
 from portrait.errors import InputError, PortraitError
 from portrait.ingest.mapping import ColumnMap, map_columns, read_mapping_file
-from portrait.ingest.readers import Source, stage_file, stage_sql
+from portrait.ingest.readers import Source, csv_error, stage_file, stage_sql
 from portrait.schema import CUSTOMERS, Table, get_table
 from portrait.warehouse import create_tables, table_columns
 from portrait.workspace import Workspace
@@ -101,40 +101,49 @@ def _raw_table(
             f"SELECT {sql_str(source.name)} AS _source, {sql_str(source.fingerprint)} AS _fp, "
             f"CAST({file_index} AS BIGINT) * 1000000000000 + _row AS _seq, _row, {', '.join(cols)} FROM {stage}"
         )
-    run(con, f"CREATE OR REPLACE TABLE {name} AS " + " UNION ALL ".join(selects))
+    run(con, f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(selects))
 
 
 def _load(
-    con: duckdb.DuckDBPyConnection, table: Table, ready: str, quarantine: str, import_id: int, stats: TableStats, ws: Workspace
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    ready: str,
+    quarantine: str,
+    import_id: int,
+    stats: TableStats,
+    ws: Workspace,
 ) -> None:
     """Upsert the ready rows into the warehouse table and append new quarantine rows."""
     target = f"wh.{table.name}"
     cols = [name for name, _ in table_columns(table)]
-    stats.unchanged = scalar(con, 
-        f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash = n._content_hash"
+    stats.unchanged = scalar(
+        con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash = n._content_hash"
     )
     if table.name == "customers":
         # latest non-empty values win; an empty new value does not erase a stored one
         keep = {"user_id", "merged_into", "_key", "_import_id"}
         sets = ", ".join(
             f"{q(c)} = COALESCE(n.{q(c)}, {target}.{q(c)})" if not c.startswith("_") else f"{q(c)} = n.{q(c)}"
-            for c in cols if c not in keep
+            for c in cols
+            if c not in keep
         )
     else:
         sets = ", ".join(f"{q(c)} = n.{q(c)}" for c in cols if c not in ("_key", "_import_id"))
-    stats.updated = scalar(con, 
-        f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash <> n._content_hash"
+    stats.updated = scalar(
+        con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash <> n._content_hash"
     )
     if stats.updated:
-        run(con,
+        run(
+            con,
             f"UPDATE {target} SET {sets}, _import_id = {import_id} FROM {ready} n "
-            f"WHERE {target}._key = n._key AND {target}._content_hash <> n._content_hash"
+            f"WHERE {target}._key = n._key AND {target}._content_hash <> n._content_hash",
         )
     insert_cols = ", ".join(f"n.{q(c)}" if c != "_import_id" else f"{import_id}" for c in cols)
     before = scalar(con, f"SELECT count(*) FROM {target}")
-    run(con,
+    run(
+        con,
         f"INSERT INTO {target} SELECT {insert_cols} FROM {ready} n "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = n._key)"
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = n._key)",
     )
     stats.accepted = scalar(con, f"SELECT count(*) FROM {target}") - before  # type: ignore[index]
     # quarantine: raw values are sealed (they may hold personal data); same file + row is kept once
@@ -148,7 +157,7 @@ def _load(
         sealed = ws.vault.encrypt_many([r[4] for r in rows])
         con.executemany(
             "INSERT INTO wh.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [(import_id, table.name, r[0], r[1], r[2], r[3], s) for r, s in zip(rows, sealed)],
+            [(import_id, table.name, r[0], r[1], r[2], r[3], s) for r, s in zip(rows, sealed, strict=False)],
         )
 
 
@@ -220,22 +229,32 @@ def _run(
         maps.append(map_columns(source.headers, table, "query", explicit))
         tick("read", count, count)
     stages = [f"stage_{i}" for i in range(len(sources))]
-    _raw_table(con, "raw_main", table, [(s, src, m.fields) for s, src, m in zip(stages, sources, maps)])
+    _raw_table(con, "raw_main", table, [(s, src, m.fields) for s, src, m in zip(stages, sources, maps, strict=False)])
     present = {f for m in maps for f in m.fields}
     batches: list[tuple[Table, BatchCleaner]] = [
         (table, BatchCleaner(con, table, "raw_main", ws.config, ws.vault, present))
     ]
-    side = [(s, src, m.customer_fields) for s, src, m in zip(stages, sources, maps) if m.customer_fields]
+    side = [(s, src, m.customer_fields) for s, src, m in zip(stages, sources, maps, strict=False) if m.customer_fields]
     if side:
         # a flat order export also carries customer columns: fill customers from the same rows
-        side = [(s, src, {**fields, "user_id": m.fields["user_id"]}) for (s, src, fields), m in zip(side, maps)]
+        side = [(s, src, {**fields, "user_id": m.fields["user_id"]}) for (s, src, fields), m in zip(side, maps, strict=False)]
         _raw_table(con, "raw_cust", CUSTOMERS, side)
         present_side = {f for _, _, fields in side for f in fields}
         batches.append((CUSTOMERS, BatchCleaner(con, CUSTOMERS, "raw_cust", ws.config, ws.vault, present_side)))
     ready: list[tuple[Table, BatchCleaner, str]] = []
     for i, (t, cleaner) in enumerate(batches):
-        ready.append((t, cleaner, cleaner.run()))
+        try:
+            ready.append((t, cleaner, cleaner.run()))
+        except duckdb.Error as exc:
+            problem = csv_error(exc, sources)
+            if problem is None:
+                raise
+            raise problem from None
         tick("clean", i + 1, len(batches))
+    for source in sources:
+        source.rows = batches[0][1].source_rows.get(source.name, source.rows)
+        if source.rows == 0:
+            raise InputError(f"{source.name}: only a header row, no data; export the file again with its rows")
     run(con, f"ATTACH {sql_str(str(ws.warehouse_path))} AS wh")
     try:
         create_tables(con, "wh")
@@ -254,13 +273,17 @@ def _run(
                 sources=[s.as_dict() for s in sources],
                 tables={t.name: c.stats.as_dict() for t, c, _ in ready},
                 identity=outcome.as_dict(),
-                ignored_columns={s.name: m.ignored for s, m in zip(sources, maps) if m.ignored},
+                ignored_columns={s.name: m.ignored for s, m in zip(sources, maps, strict=False) if m.ignored},
                 seconds=(datetime.now() - started).total_seconds(),
             )
-            run(con,
+            run(
+                con,
                 "INSERT INTO wh.import_log VALUES (?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",
                 [
-                    import_id, table.name, ws.actor, started,
+                    import_id,
+                    table.name,
+                    ws.actor,
+                    started,
                     json.dumps(report.sources, ensure_ascii=False),
                     json.dumps(report.as_dict(), ensure_ascii=False, default=str),
                 ],
@@ -271,7 +294,9 @@ def _run(
             run(con, "ROLLBACK")
             raise
     except duckdb.Error as exc:
-        raise InputError(f"loading into {ws.warehouse_path.name} failed ({str(exc).splitlines()[0]}); nothing was changed") from None
+        raise InputError(
+            f"loading into {ws.warehouse_path.name} failed ({str(exc).splitlines()[0]}); nothing was changed"
+        ) from None
     finally:
         run(con, "DETACH wh")
     return report

@@ -32,7 +32,9 @@ def read_mapping_file(path: Path, table: Table) -> dict[str, str | None]:
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'} ({exc})".replace("\n", " ")) from None
+        raise ConfigError(
+            f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'} ({exc})".replace("\n", " ")
+        ) from None
     if isinstance(data, dict) and "columns" in data:
         data = data["columns"]
     if not isinstance(data, dict):
@@ -44,9 +46,7 @@ def read_mapping_file(path: Path, table: Table) -> dict[str, str | None]:
     for header, target in data.items():
         name = None if target is None or str(target).strip().lower() in IGNORE else str(target).strip()
         if name is not None and name not in allowed:
-            line = next(
-                (n for n, ln in enumerate(text.splitlines(), 1) if str(header) in ln and name in ln), None
-            )
+            line = next((n for n, ln in enumerate(text.splitlines(), 1) if str(header) in ln and name in ln), None)
             where = f"{path}:{line}" if line else str(path)
             hint = difflib.get_close_matches(name, sorted(allowed), n=1)
             fix = f"did you mean '{hint[0]}'?" if hint else f"fields of {table.name}: {', '.join(table.field_names)}"

@@ -30,12 +30,25 @@ TRANSCODE_CHUNK = 1 << 24
 DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon"}
 OTHER_DELIMITERS = ("|", "^", "~", ":")
 FORMATS = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "csv",
-    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel", ".xlsb": "excel", ".ods": "excel",
-    ".parquet": "parquet", ".pq": "parquet",
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".xlsb": "excel",
+    ".ods": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
 }
-MAGIC = {b"PK\x03\x04": "a zip/Excel (.xlsx) file", b"\xd0\xcf\x11\xe0": "an Excel 97 (.xls) file", b"PAR1": "a Parquet file"}
+MAGIC = {
+    b"PK\x03\x04": "a zip/Excel (.xlsx) file",
+    b"\xd0\xcf\x11\xe0": "an Excel 97 (.xls) file",
+    b"PAR1": "a Parquet file",
+}
 
 
 @dataclass
@@ -51,6 +64,7 @@ class Source:
     delimiter: str | None = None
     sheet: str | None = None
     notes: list[str] = field(default_factory=list)
+    read_from: str | None = None  # the file DuckDB reads (a transcoded copy for non-UTF-8 CSV)
 
     @property
     def name(self) -> str:
@@ -106,20 +120,24 @@ def detect_encoding(sample: bytes, name: str) -> str:
             raise InputError(f"{name}: this is {what}, not CSV text; import the original file or export it as CSV")
     if b"\x00" in sample:
         raise InputError(f"{name}: binary content (NUL bytes), not CSV text; export the data as CSV or Excel")
+    whole = len(sample) < SAMPLE_BYTES
     cut = sample.rfind(b"\n")
-    body = sample if cut < 0 or len(sample) < SAMPLE_BYTES else sample[: cut + 1]
+    body = sample if whole or cut < 0 else sample[: cut + 1]
     for encoding in ("utf-8", "gb18030"):
         try:
             text = body.decode(encoding)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            if whole and exc.start >= len(body) - 3 and exc.reason == "unexpected end of data":
+                raise InputError(
+                    f"{name}: the file ends inside a {encoding.upper()} character; it looks truncated — export it again"
+                ) from None
             continue
         controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t")
         if controls > max(2, len(text) // 100):
             break
         return encoding
     raise InputError(
-        f"{name}: not readable as UTF-8 or GB18030/GBK text (binary or an unknown encoding); "
-        "save it as UTF-8 CSV"
+        f"{name}: not readable as UTF-8 or GB18030/GBK text (binary or an unknown encoding); save it as UTF-8 CSV"
     )
 
 
@@ -226,28 +244,48 @@ def stage_csv(
                     f"{path.name}: only one column '{headers[0][:40]}' — the separator looks like '{other}'; "
                     "pass --delimiter or save with comma separators"
                 )
+    if len(sample) < SAMPLE_BYTES and not any(line.strip() for line in text_sample.splitlines()[1:]):
+        raise InputError(f"{path.name}: only a header row, no data; export the file again with its rows")
     source_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, encoding, tmpdir)
     columns = {f"c{i}": "VARCHAR" for i in range(len(headers))}
     try:
-        run(con,
+        run(
+            con,
             f"""CREATE OR REPLACE TABLE {stage} AS
-                SELECT *, row_number() OVER () + 1 AS _row FROM (
-                  SELECT * FROM read_csv(?, header=true, auto_detect=false, columns={columns!r},
-                                         delim=?, quote='"', escape='"', strict_mode=true,
-                                         null_padding=false, max_line_size=10000000)
-                )""",
-            [str(source_path), delim],
+            SELECT *, row_number() OVER () + 1 AS _row FROM (
+              SELECT * FROM read_csv({_literal(str(source_path))}, header=true, auto_detect=false,
+                                     columns={columns!r}, delim={_literal(delim)}, quote='"', escape='"',
+                                     strict_mode=true, null_padding=false, max_line_size=10000000)
+            )""",
         )
     except duckdb.Error as exc:
         raise _csv_error(exc, path.name) from None
-    rows = scalar(con, f"SELECT count(*) FROM {stage}")
-    if rows == 0:
-        raise InputError(f"{path.name}: only a header row, no data; export the file again with its rows")
     return Source(
-        str(path), "csv", fingerprint(path), headers, rows,
-        encoding="utf-8" if encoding == "utf-8-sig" else encoding, delimiter=DELIMITERS.get(delim, delim),
+        str(path),
+        "csv",
+        fingerprint(path),
+        headers,
+        0,
+        encoding="utf-8" if encoding == "utf-8-sig" else encoding,
+        delimiter=DELIMITERS.get(delim, delim),
         notes=["UTF-8 with BOM"] if encoding == "utf-8-sig" else [],
+        read_from=str(source_path),
     )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def csv_error(exc: duckdb.Error, sources: list[Source]) -> InputError | None:
+    """Turn a CSV parsing error raised while a staged CSV view is read into a one-line error, or None."""
+    text = str(exc)
+    if "CSV Error" not in text and "unterminated quote" not in text and "CSV" not in text.split("\n")[0]:
+        return None
+    for source in sources:
+        if source.read_from and source.read_from in text:
+            return _csv_error(exc, source.name)
+    return _csv_error(exc, sources[0].name if len(sources) == 1 else "a CSV file")
 
 
 def _cell_text(value: Any) -> str | None:
@@ -285,17 +323,33 @@ def stage_excel(con: duckdb.DuckDBPyConnection, path: Path, stage: str, sheet: s
         sheet = names[0]
     elif sheet not in names:
         raise InputError(f"{path.name}: no sheet named '{sheet}'; the sheets are: {', '.join(names)}")
-    rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=True)
-    rows = [r for r in rows if any(v not in (None, "") for v in r)]
-    if not rows:
+    grid = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    # keep each row's number as Excel shows it (1-based), skipping rows with nothing in them
+    numbered = [(i + 1, r) for i, r in enumerate(grid) if any(v not in (None, "") for v in r)]
+    if not numbered:
         raise InputError(f"{path.name} [{sheet}]: the sheet is empty")
-    headers = _header_check([_cell_text(v) or "" for v in rows[0]], f"{path.name} [{sheet}]")
-    body = rows[1:]
+    header_row = numbered[0][1]
+    first_col = min(next(j for j, v in enumerate(r) if v not in (None, "")) for _, r in numbered)
+    headers = _header_check([_cell_text(v) or "" for v in header_row[first_col:]], f"{path.name} [{sheet}]")
+    while (
+        headers
+        and headers[-1].startswith("column")
+        and all(
+            len(r) <= first_col + len(headers) - 1 or r[first_col + len(headers) - 1] in (None, "") for _, r in numbered
+        )
+    ):
+        headers.pop()
+    body = numbered[1:]
     if not body:
         raise InputError(f"{path.name} [{sheet}]: only a header row, no data")
     width = len(headers)
-    cols = {f"c{i}": pa.array([_cell_text(r[i]) if i < len(r) else None for r in body], pa.string()) for i in range(width)}
-    cols["_row"] = pa.array(range(2, len(body) + 2), pa.int64())
+    cols = {
+        f"c{i}": pa.array(
+            [_cell_text(r[first_col + i]) if first_col + i < len(r) else None for _, r in body], pa.string()
+        )
+        for i in range(width)
+    }
+    cols["_row"] = pa.array([n for n, _ in body], pa.int64())
     arrow = pa.table(cols)
     con.register("_excel_arrow", arrow)
     try:
@@ -316,16 +370,21 @@ def _stage_typed(
     headers = _header_check([row[0] for row in described if row[0] != "file_row_number"], name)
     has_row = any(row[0] == "file_row_number" for row in described)
     select = ", ".join(
-        f'CASE WHEN typeof("{h}") LIKE \'%[]%\' OR typeof("{h}") LIKE \'STRUCT%\' OR typeof("{h}") LIKE \'MAP%\' '
+        f"CASE WHEN typeof(\"{h}\") LIKE '%[]%' OR typeof(\"{h}\") LIKE 'STRUCT%' OR typeof(\"{h}\") LIKE 'MAP%' "
         f'THEN CAST(to_json("{h}") AS VARCHAR) ELSE CAST("{h}" AS VARCHAR) END AS c{i}'
         for i, h in enumerate(headers)
     )
     row_expr = "CAST(file_row_number AS BIGINT) + 1" if has_row else "row_number() OVER ()"
     try:
         if has_row:
-            run(con, f"CREATE OR REPLACE TABLE {stage} AS SELECT {select}, {row_expr} AS _row FROM {relation_sql}", params)
+            run(
+                con,
+                f"CREATE OR REPLACE TABLE {stage} AS SELECT {select}, {row_expr} AS _row FROM {relation_sql}",
+                params,
+            )
         else:
-            run(con,
+            run(
+                con,
                 f"CREATE OR REPLACE TABLE {stage} AS SELECT *, {row_expr} AS _row FROM "
                 f"(SELECT {select} FROM {relation_sql})",
                 params,
@@ -384,9 +443,7 @@ def stage_sql(con: duckdb.DuckDBPyConnection, url: str, query: str, stage: str, 
             result = conn.execution_options(stream_results=True).execute(text(query))
             headers = _header_check([str(k) for k in result.keys()], "query")
             while chunk := result.fetchmany(batch):
-                cols = {
-                    f"c{i}": pa.array([_cell_text(r[i]) for r in chunk], pa.string()) for i in range(len(headers))
-                }
+                cols = {f"c{i}": pa.array([_cell_text(r[i]) for r in chunk], pa.string()) for i in range(len(headers))}
                 cols["_row"] = pa.array(range(total + 1, total + len(chunk) + 1), pa.int64())
                 con.register("_sql_arrow", pa.table(cols))
                 if created:
