@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from portrait.errors import ConfigError
 
@@ -71,12 +71,45 @@ class IdentityConfig(_Section):
     max_group_size: int = Field(default=5, ge=2)
 
 
+class WindowsConfig(_Section):
+    """Time windows of metrics, features and tags (days)."""
+
+    value_days: int = Field(default=180, ge=1)  # "6 months" of value tags and average order value
+    follow_up_days: int = Field(default=90, ge=1)  # retention / churn follow-up after a period
+    returning_visit_days: int = Field(default=6, ge=1)  # a visitor back within this many days is returning
+    active_min_visits: int | None = Field(default=None, ge=1)  # also active: visited at least N days
+
+
+class BandsConfig(_Section):
+    """Band edges: a value below edge i falls in label i; the last label is open-ended."""
+
+    age_edges: list[int] = Field(default_factory=lambda: [18, 26, 36, 46])
+    age_labels: list[str] = Field(default_factory=lambda: ["18岁以下", "18-25岁", "26-35岁", "36-45岁", "46岁以上"])
+
+    @model_validator(mode="after")
+    def _labels_fit_edges(self) -> BandsConfig:
+        if len(self.age_labels) != len(self.age_edges) + 1:
+            raise ValueError(f"age_labels needs {len(self.age_edges) + 1} labels for {len(self.age_edges)} edges")
+        if self.age_edges != sorted(self.age_edges):
+            raise ValueError("age_edges must increase")
+        return self
+
+
+class RfmConfig(_Section):
+    """RFM: a score is high when above the mean (or the median) of all buyers' scores."""
+
+    compare: Literal["mean", "median"] = "mean"
+
+
 class PortraitConfig(_Section):
     """The whole `portrait.toml`."""
 
     engine: EngineConfig = Field(default_factory=EngineConfig)
     cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    windows: WindowsConfig = Field(default_factory=WindowsConfig)
+    bands: BandsConfig = Field(default_factory=BandsConfig)
+    rfm: RfmConfig = Field(default_factory=RfmConfig)
 
 
 def default_config_text() -> str:
@@ -85,7 +118,7 @@ def default_config_text() -> str:
         "# Portrait workspace configuration. Every key is optional; defaults are shown.\n"
         "# Docs: docs/configuration.md\n\n"
     )
-    return header + tomli_w.dumps(PortraitConfig().model_dump())
+    return header + tomli_w.dumps(PortraitConfig().model_dump(exclude_none=True))
 
 
 def _line_of(text: str, key: str) -> int | None:

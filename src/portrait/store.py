@@ -55,6 +55,38 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="{}")
 
 
+class Job(Base):
+    """A long job (refresh): its status, the stage it reached, and why it failed."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # running / ok / failed
+    stage: Mapped[str] = mapped_column(String(60), default="")
+    actor: Mapped[str] = mapped_column(String(100), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class ManualTag(Base):
+    """A tag staff put on a customer by hand, with who, when and why."""
+
+    __tablename__ = "manual_tags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(100), index=True)
+    tag: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    why: Mapped[str] = mapped_column(Text)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 class Store:
     """The application store of one workspace."""
 
@@ -100,6 +132,55 @@ class Store:
                     "detail": json.loads(e.detail),
                 }
                 for e in session.scalars(query)
+            ]
+
+    def start_job(self, kind: str, actor: str, **detail: Any) -> int:
+        """Record a job as running; return its id."""
+        with Session(self.engine) as session, session.begin():
+            job = Job(kind=kind, status="running", actor=actor, started_at=_now(), detail=json.dumps(detail, default=str))
+            session.add(job)
+            session.flush()
+            return job.id
+
+    def update_job(self, job_id: int, **changes: Any) -> None:
+        """Change a job's status, stage, message or detail (finished_at is set when it stops running)."""
+        with Session(self.engine) as session, session.begin():
+            job = session.get(Job, job_id)
+            if job is None:
+                return
+            for key, value in changes.items():
+                setattr(job, key, json.dumps(value, default=str, ensure_ascii=False) if key == "detail" else value)
+            if changes.get("status") in ("ok", "failed"):
+                job.finished_at = _now()
+
+    def jobs(self, kind: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        """The newest jobs first."""
+        query = select(Job).order_by(Job.id.desc()).limit(limit)
+        if kind:
+            query = query.where(Job.kind == kind)
+        with Session(self.engine) as session:
+            return [
+                {
+                    "id": j.id, "kind": j.kind, "status": j.status, "stage": j.stage, "actor": j.actor,
+                    "started_at": j.started_at.isoformat(sep=" ", timespec="seconds"),
+                    "finished_at": j.finished_at.isoformat(sep=" ", timespec="seconds") if j.finished_at else None,
+                    "message": j.message, "detail": json.loads(j.detail or "{}"),
+                }
+                for j in session.scalars(query)
+            ]
+
+    def add_manual_tag(self, user_id: str, tag: str, value: str, actor: str, why: str) -> None:
+        """Record a manual tag."""
+        with Session(self.engine) as session, session.begin():
+            session.add(ManualTag(user_id=user_id, tag=tag, value=value, actor=actor, at=_now(), why=why))
+
+    def manual_tags(self) -> list[dict[str, Any]]:
+        """Every manual tag, oldest first (a later one on the same customer and tag wins)."""
+        with Session(self.engine) as session:
+            return [
+                {"user_id": m.user_id, "tag": m.tag, "value": m.value, "by": m.actor,
+                 "at": m.at.isoformat(sep=" ", timespec="seconds"), "why": m.why}
+                for m in session.scalars(select(ManualTag).order_by(ManualTag.id))
             ]
 
     def add_user(self, name: str, role: str) -> None:

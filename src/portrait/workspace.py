@@ -45,7 +45,9 @@ class Workspace:
     def store(self) -> Store:
         """The application store (SQLite in the workspace unless PORTRAIT_STORE_URL names another)."""
         url = os.environ.get(STORE_URL_ENV) or f"sqlite:///{self.path / STORE_NAME}"
-        return Store(url)
+        store = Store(url)
+        store.create()  # new tables of a newer Portrait appear on first use
+        return store
 
     @property
     def vault(self) -> Vault:

@@ -1,0 +1,223 @@
+"""The customer table: one row per customer, every feature computed in the engine as of a date.
+
+Each statement reads the raw warehouse (attached as ``raw``) and writes into the snapshot being
+built. Dates are compared as dates (day boundaries), windows end the day before ``as_of``, and
+identity merges are followed: orders of a merged-away record count for the surviving customer.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from portrait.config import PortraitConfig
+from portrait.engine import run
+
+REFUND_STATUSES = ("refunded", "returned")
+WINDOWS = (7, 30, 90, 180, 365)
+
+
+def _d(as_of: date) -> str:
+    return f"DATE '{as_of.isoformat()}'"
+
+
+def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """Identity map, order-level facts and daily visits: the small tables metrics and features read."""
+    d = _d(as_of)
+    run(
+        con,
+        "CREATE OR REPLACE TABLE identity AS "
+        "SELECT user_id, COALESCE(merged_into, user_id) AS customer_id FROM raw.customers",
+    )
+    # one row per order (an order may have several lines); refunded when any line was refunded or returned
+    run(
+        con,
+        f"""CREATE OR REPLACE TABLE order_facts AS
+            SELECT COALESCE(i.customer_id, o.user_id) AS user_id, o.order_id,
+                   min(o.order_time) AS order_time, CAST(min(o.order_time) AS DATE) AS order_date,
+                   CAST(sum(o.amount) FILTER (WHERE COALESCE(o.status, 'paid') NOT IN {REFUND_STATUSES}) AS DOUBLE) AS amount,
+                   CAST(sum(o.amount) AS DOUBLE) AS gross_amount,
+                   bool_and(COALESCE(o.status, 'paid') IN {REFUND_STATUSES}) AS refunded,
+                   bool_or(COALESCE(o.status, 'paid') IN {REFUND_STATUSES}) AS any_refund,
+                   bool_or(COALESCE(o.coupon_used, false)) AS coupon_used,
+                   min(o.terminal) AS terminal
+            FROM raw.orders o LEFT JOIN identity i USING (user_id)
+            WHERE CAST(o.order_time AS DATE) < {d}
+            GROUP BY ALL""",
+    )
+    run(
+        con,
+        f"""CREATE OR REPLACE TABLE visit_days AS
+            SELECT COALESCE(i.customer_id, e.user_id) AS user_id, CAST(e.behavior_time AS DATE) AS day,
+                   count(*) AS events, count(*) FILTER (WHERE e.behavior_type = 'pv') AS pv
+            FROM raw.events e LEFT JOIN identity i USING (user_id)
+            WHERE CAST(e.behavior_time AS DATE) < {d}
+            GROUP BY ALL""",
+    )
+
+
+def age_band_sql(age: str, edges: list[int], labels: list[str]) -> str:
+    """SQL naming the band of ``age``: below the first edge, between edges, or the last open band."""
+    parts = [f"WHEN {age} IS NULL THEN NULL", f"WHEN {age} < {edges[0]} THEN '{labels[0]}'"]
+    for i in range(1, len(edges)):
+        parts.append(f"WHEN {age} < {edges[i]} THEN '{labels[i]}'")
+    parts.append(f"ELSE '{labels[len(edges)]}'")
+    return "CASE " + " ".join(parts) + " END"
+
+
+def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: PortraitConfig) -> None:
+    """Build ``customer_table`` (one row per active customer, and per id seen only in activity)."""
+    d = _d(as_of)
+    w = config.windows
+    paid = "NOT refunded"
+    order_windows = ",\n".join(
+        f"count(*) FILTER (WHERE {paid} AND order_date >= {d} - INTERVAL {n} DAY) AS orders_{n}d, "
+        f"COALESCE(sum(amount) FILTER (WHERE {paid} AND order_date >= {d} - INTERVAL {n} DAY), 0) AS monetary_{n}d"
+        for n in WINDOWS
+    )
+    visit_windows = ",\n".join(
+        f"count(*) FILTER (WHERE day >= {d} - INTERVAL {n} DAY) AS visit_days_{n}d, "
+        f"COALESCE(sum(pv) FILTER (WHERE day >= {d} - INTERVAL {n} DAY), 0) AS pv_{n}d"
+        for n in (7, 30, 90)
+    )
+    bands = config.bands
+    run(
+        con,
+        f"""CREATE OR REPLACE TABLE customer_table AS
+        WITH people AS (
+            SELECT user_id FROM raw.customers WHERE merged_into IS NULL
+            UNION SELECT user_id FROM order_facts UNION SELECT user_id FROM visit_days
+            UNION SELECT COALESCE(i.customer_id, x.user_id) FROM raw.interactions x LEFT JOIN identity i USING (user_id)
+        ),
+        o AS (
+            SELECT user_id,
+                   min(order_time) FILTER (WHERE {paid}) AS first_order_at,
+                   max(order_time) FILTER (WHERE {paid}) AS last_order_at,
+                   count(*) FILTER (WHERE {paid}) AS frequency,
+                   COALESCE(sum(amount) FILTER (WHERE {paid}), 0) AS monetary,
+                   count(*) FILTER (WHERE any_refund) AS refunds,
+                   count(*) FILTER (WHERE {paid} AND coupon_used) AS coupon_orders,
+                   {order_windows}
+            FROM order_facts GROUP BY user_id
+        ),
+        gaps AS (
+            SELECT user_id, avg(gap) AS repurchase_cycle_days FROM (
+                SELECT user_id, date_diff('day', lag(order_date) OVER (PARTITION BY user_id ORDER BY order_date, order_id),
+                                          order_date) AS gap
+                FROM order_facts WHERE {paid}) WHERE gap IS NOT NULL GROUP BY user_id
+        ),
+        lines AS (
+            SELECT COALESCE(i.customer_id, l.user_id) AS user_id, l.category, l.brand, l.terminal,
+                   hour(l.order_time) AS hour, l.unit_price, l.amount
+            FROM raw.orders l LEFT JOIN identity i USING (user_id)
+            WHERE CAST(l.order_time AS DATE) < {d} AND COALESCE(l.status, 'paid') NOT IN {REFUND_STATUSES}
+        ),
+        prefs AS (
+            SELECT user_id, first(category ORDER BY n DESC, category) AS favourite_category
+            FROM (SELECT user_id, category, count(*) AS n FROM lines WHERE category IS NOT NULL GROUP BY ALL)
+            GROUP BY user_id
+        ),
+        brands AS (
+            SELECT user_id, first(brand ORDER BY n DESC, brand) AS favourite_brand
+            FROM (SELECT user_id, brand, count(*) AS n FROM lines WHERE brand IS NOT NULL GROUP BY ALL)
+            GROUP BY user_id
+        ),
+        terminals AS (
+            SELECT user_id, first(terminal ORDER BY n DESC, terminal) AS preferred_terminal
+            FROM (SELECT user_id, terminal, count(*) AS n FROM lines WHERE terminal IS NOT NULL GROUP BY ALL)
+            GROUP BY user_id
+        ),
+        hours AS (
+            SELECT user_id, first(hour ORDER BY n DESC, hour) AS order_hour
+            FROM (SELECT user_id, hour, count(*) AS n FROM lines GROUP BY ALL) GROUP BY user_id
+        ),
+        v AS (
+            SELECT user_id, min(day) AS first_visit, max(day) AS last_visit, count(*) AS visit_days,
+                   {visit_windows}
+            FROM visit_days GROUP BY user_id
+        ),
+        ev AS (
+            SELECT COALESCE(i.customer_id, e.user_id) AS user_id,
+                   count(*) FILTER (WHERE e.behavior_type = 'fav' AND CAST(e.behavior_time AS DATE) >= {d} - INTERVAL 30 DAY) AS favs_30d,
+                   count(*) FILTER (WHERE e.behavior_type = 'cart' AND CAST(e.behavior_time AS DATE) >= {d} - INTERVAL 30 DAY) AS carts_30d,
+                   count(*) FILTER (WHERE e.behavior_type = 'fav') AS favs,
+                   count(*) FILTER (WHERE e.behavior_type = 'cart') AS carts
+            FROM raw.events e LEFT JOIN identity i USING (user_id)
+            WHERE CAST(e.behavior_time AS DATE) < {d}
+            GROUP BY 1
+        ),
+        visit_hours AS (
+            SELECT user_id, first(h ORDER BY n DESC, h) AS visit_hour
+            FROM (SELECT COALESCE(i.customer_id, e.user_id) AS user_id, hour(e.behavior_time) AS h, count(*) AS n
+                  FROM raw.events e LEFT JOIN identity i USING (user_id)
+                  WHERE CAST(e.behavior_time AS DATE) < {d} GROUP BY ALL)
+            GROUP BY user_id
+        ),
+        s AS (
+            SELECT COALESCE(i.customer_id, x.user_id) AS user_id,
+                   count(*) FILTER (WHERE x.type = 'consult' AND CAST(x.interaction_time AS DATE) >= {d} - INTERVAL 90 DAY) AS consultations_90d,
+                   count(*) FILTER (WHERE x.type = 'consult' AND CAST(x.interaction_time AS DATE) >= {d} - INTERVAL 180 DAY
+                                    AND CAST(x.interaction_time AS DATE) < {d} - INTERVAL 90 DAY) AS consultations_prev_90d,
+                   count(*) FILTER (WHERE x.type = 'complaint' AND CAST(x.interaction_time AS DATE) >= {d} - INTERVAL 90 DAY) AS complaints_90d,
+                   count(*) FILTER (WHERE x.type = 'complaint') AS complaints,
+                   count(*) AS interactions,
+                   avg(x.satisfaction) AS avg_satisfaction
+            FROM raw.interactions x LEFT JOIN identity i USING (user_id)
+            WHERE CAST(x.interaction_time AS DATE) < {d}
+            GROUP BY 1
+        ),
+        contact AS (
+            SELECT user_id, first(channel ORDER BY n DESC, channel) AS preferred_contact
+            FROM (SELECT COALESCE(i.customer_id, x.user_id) AS user_id, x.channel, count(*) AS n
+                  FROM raw.interactions x LEFT JOIN identity i USING (user_id)
+                  WHERE CAST(x.interaction_time AS DATE) < {d} AND x.channel IS NOT NULL GROUP BY ALL)
+            GROUP BY user_id
+        ),
+        c AS (SELECT * FROM raw.customers WHERE merged_into IS NULL)
+        SELECT p.user_id,
+               c.gender,
+               COALESCE(c.age, date_diff('year', c.birth_date, {d})) AS age,
+               {age_band_sql("COALESCE(c.age, date_diff('year', c.birth_date, " + d + "))", bands.age_edges, bands.age_labels)} AS age_band,
+               c.province, c.city, COALESCE(c.city_tier, '未知') AS city_tier,
+               c.occupation, c.member_level, c.source_channel, c.marital_status,
+               CAST(c.register_date AS DATE) AS register_date,
+               c.user_id IS NOT NULL AS registered,
+               o.first_order_at, o.last_order_at,
+               date_diff('day', CAST(o.last_order_at AS DATE), {d}) AS recency_days,
+               COALESCE(o.frequency, 0) AS frequency,
+               COALESCE(o.monetary, 0) AS monetary,
+               {", ".join(f"COALESCE(o.orders_{n}d, 0) AS orders_{n}d, COALESCE(o.monetary_{n}d, 0) AS monetary_{n}d" for n in WINDOWS)},
+               o.monetary / NULLIF(o.frequency, 0) AS avg_order_value,
+               o.monetary_{w.value_days}d / NULLIF(o.orders_{w.value_days}d, 0) AS avg_order_value_{w.value_days}d,
+               g.repurchase_cycle_days,
+               COALESCE(o.refunds, 0) AS refunds,
+               CAST(o.coupon_orders AS DOUBLE) / NULLIF(o.frequency, 0) AS coupon_share,
+               pr.favourite_category, br.favourite_brand, t.preferred_terminal, h.order_hour,
+               v.first_visit, v.last_visit,
+               COALESCE(v.visit_days_7d, 0) AS visits_7d, COALESCE(v.visit_days_30d, 0) AS visits_30d,
+               COALESCE(v.visit_days_90d, 0) AS visits_90d, COALESCE(v.pv_30d, 0) AS pv_30d,
+               date_diff('day', v.last_visit, {d}) AS days_since_visit,
+               COALESCE(ev.favs_30d, 0) AS favs_30d, COALESCE(ev.carts_30d, 0) AS carts_30d,
+               COALESCE(ev.favs, 0) AS favs, COALESCE(ev.carts, 0) AS carts,
+               vh.visit_hour,
+               COALESCE(s.consultations_90d, 0) AS consultations_90d,
+               COALESCE(s.consultations_prev_90d, 0) AS consultations_prev_90d,
+               COALESCE(s.complaints_90d, 0) AS complaints_90d, COALESCE(s.complaints, 0) AS complaints,
+               COALESCE(s.interactions, 0) AS interactions,
+               s.avg_satisfaction, ct.preferred_contact
+        FROM people p
+        LEFT JOIN c ON c.user_id = p.user_id
+        LEFT JOIN o ON o.user_id = p.user_id
+        LEFT JOIN gaps g ON g.user_id = p.user_id
+        LEFT JOIN prefs pr ON pr.user_id = p.user_id
+        LEFT JOIN brands br ON br.user_id = p.user_id
+        LEFT JOIN terminals t ON t.user_id = p.user_id
+        LEFT JOIN hours h ON h.user_id = p.user_id
+        LEFT JOIN v ON v.user_id = p.user_id
+        LEFT JOIN ev ON ev.user_id = p.user_id
+        LEFT JOIN visit_hours vh ON vh.user_id = p.user_id
+        LEFT JOIN s ON s.user_id = p.user_id
+        LEFT JOIN contact ct ON ct.user_id = p.user_id
+        ORDER BY p.user_id""",
+    )
