@@ -30,8 +30,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 merge_app = typer.Typer(help="Identity merges: list them, undo one.", no_args_is_help=True)
+tags_app = typer.Typer(help="The tag system: definitions, statistics, history, manual tags.", no_args_is_help=True)
+segment_app = typer.Typer(help="Segments: define, preview, list, show, export, compare.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 app.add_typer(merge_app, name="merge")
+app.add_typer(tags_app, name="tags")
+app.add_typer(segment_app, name="segment")
 app.add_typer(user_app, name="user")
 
 out = Console(highlight=False)
@@ -336,6 +340,243 @@ def audit(limit: int = typer.Option(50, "--limit"), workspace: Path = WorkspaceO
     out.print(table)
 
 
+@app.command("refresh")
+def refresh_cmd(
+    as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD (default: the day after the last activity)."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Rebuild the customer table, metrics facts, tags, RFM and scores as a new snapshot."""
+    from portrait.refresh import refresh
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        day = _parse_date(as_of, "--as-of") if as_of else None
+        with _progress(not as_json) as tick:
+            result = refresh(ws, day, progress=tick)
+    if as_json:
+        _emit_json(result)
+    else:
+        snap = result["snapshot"]
+        stages = ", ".join(f"{k} {v:.2f}s" for k, v in result["stages"].items())
+        out.print(f"snapshot #{snap['id']} as of {result['as_of']} ready in {result['seconds']:.2f}s ({stages})")
+
+
+def _parse_date(text: str, what: str):  # noqa: ANN202 - a date
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PortraitError(f"{what} '{text}' is not a date; write YYYY-MM-DD") from None
+
+
+@app.command()
+def status(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
+    """The current snapshot and the last refreshes (a failed one with its stage and reason)."""
+    from portrait.refresh import status as refresh_status
+
+    with _user_errors():
+        info = refresh_status(_open(workspace, user))
+    if as_json:
+        _emit_json(info)
+        return
+    snap = info["snapshot"]
+    out.print(
+        f"snapshot: #{snap['id']} as of {snap['as_of']} (made {snap['created_at']})" if snap else "snapshot: none yet"
+    )
+    for job in info["recent_refreshes"]:
+        line = f"refresh {job['id']}: {job['status']} at {job['stage'] or '-'} ({job['started_at']})"
+        if job["status"] == "failed":
+            line += f" — {job['message']}"
+        out.print(line, markup=False)
+
+
+@app.command("metrics")
+def metrics_cmd(
+    period: str = typer.Option(..., "--period", help="2024-05, 2024-05-03, 2024-W18, 2024-Q2, 2024 or A..B."),
+    compare: str = typer.Option("", "--compare", help="mom, yoy or mom,yoy."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Key customer metrics with numerator, denominator and definition (and MoM/YoY)."""
+    from portrait.metrics import metrics
+
+    with _user_errors():
+        hows = [c.strip() for c in compare.split(",") if c.strip()]
+        result = metrics(_open(workspace, user), period, hows)
+    if as_json:
+        _emit_json(result)
+        return
+    p = result["period"]
+    table = Table(title=f"key metrics {p['name']} ({p['start']} … {p['end']}), snapshot #{result['snapshot']}")
+    for col in ("metric", "value", "numerator / denominator", *[f"{h}" for h in hows], "definition"):
+        table.add_column(col)
+    for key, m in result["metrics"].items():
+        value = m["value"]
+        shown = (
+            "—"
+            if value is None
+            else (
+                f"{value:.1%}"
+                if isinstance(value, float) and "rate" in key or "ratio" in key
+                else f"{value:,.2f}"
+                if isinstance(value, float)
+                else f"{value:,}"
+            )
+        )
+        frac = (
+            f"{m['numerator']:,} / {m['denominator']:,}"
+            if m.get("denominator") is not None and m.get("numerator") is not None
+            else ""
+        )
+        changes = []
+        for h in hows:
+            ch = result["compare"][h]["metrics"][key]["change"]["relative"]
+            changes.append("—" if ch is None else f"{ch:+.1%}")
+        table.add_row(
+            f"{m['name_zh']} {key}",
+            shown,
+            frac,
+            *changes,
+            m["definition"] + (f" [{m['note']}]" if m.get("note") else ""),
+        )
+    out.print(table)
+
+
+@tags_app.command("list")
+def tags_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
+    """The tag definitions in use (default library plus the workspace's tags.yaml)."""
+    from portrait.tags import CATEGORIES, tag_library
+
+    with _user_errors():
+        tags = tag_library(_open(workspace, None))
+    if as_json:
+        _emit_json([t.model_dump(by_alias=True, exclude_none=True) for t in tags])
+        return
+    table = Table(title="tags")
+    for col in ("tag", "category", "kind", "rule"):
+        table.add_column(col)
+    for t in tags:
+        if t.kind == "rule":
+            rule = "; ".join(f"{v.value}: {v.when}" for v in t.values or []) + (
+                f"; else {t.else_value}" if t.else_value else ""
+            )
+        elif t.kind in ("bands", "model"):
+            rule = f"{t.field} at {t.edges} → {t.labels}"
+        else:
+            rule = t.field or t.expr or t.path or ""
+        table.add_row(t.name, CATEGORIES[t.category], t.kind, rule)
+    out.print(table)
+
+
+@tags_app.command("stats")
+def tags_stats(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
+    """Coverage of each tag, its values, and how much membership moved since the last refresh."""
+    from portrait.tags import tag_stats
+
+    with _user_errors():
+        stats = tag_stats(_open(workspace, user))
+    if as_json:
+        _emit_json(stats)
+        return
+    table = Table(
+        title=f"tags, snapshot #{stats['snapshot']} as of {stats['as_of']} ({stats['customers']:,} customers)"
+    )
+    for col in ("tag", "category", "coverage", "moved", "top values"):
+        table.add_column(col)
+    for t in stats["tags"]:
+        top = ", ".join(f"{v} {n:,}" for v, n in list(t["values"].items())[:4])
+        moved = "—" if t["moved_since_last_refresh"] is None else f"{t['moved_since_last_refresh']:,}"
+        table.add_row(t["tag"], t["category_zh"], f"{t['coverage']:.0%}", moved, top)
+    out.print(table)
+
+
+@tags_app.command("history")
+def tags_history(
+    user_id: str = typer.Argument(...),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """When a customer's tags changed, refresh by refresh, and the manual tags on them."""
+    from portrait.tags import tag_history
+
+    with _user_errors():
+        history = tag_history(_open(workspace, user), user_id)
+    if as_json:
+        _emit_json(history)
+        return
+    for c in history["changes"]:
+        out.print(f"{c['as_of']}  {c['tag']}: {c['from'] or '∅'} → {c['to'] or '∅'}", markup=False)
+    for m in history["manual"]:
+        out.print(f"{m['at']}  {m['tag']} = {m['value']} (manual, by {m['by']}: {m['why']})", markup=False)
+
+
+@tags_app.command("add")
+def tags_add(
+    user_id: str = typer.Argument(...),
+    tag: str = typer.Argument(..., help="Tag name, e.g. 潜在需求."),
+    value: str = typer.Argument("是", help="Tag value (default 是)."),
+    why: str = typer.Option(..., "--why", help="Why the tag is added (kept with it)."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Put a manual tag on a customer; it joins the tags at the next refresh."""
+    from portrait.tags import add_manual_tag
+
+    with _user_errors():
+        result = add_manual_tag(_open(workspace, user), user_id, tag, value, why)
+    if as_json:
+        _emit_json(result)
+    else:
+        out.print(
+            f"{user_id}: {tag} = {value} (by {result['by']}); shows after the next `portrait refresh`", markup=False
+        )
+
+
+@app.command("rfm")
+def rfm_cmd(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
+    """RFM groups: thresholds used, group sizes, each group's average R, F, M."""
+    from portrait import snapshots
+    from portrait.rfm import rfm_summary
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        ws.require("read")
+        with snapshots.reader(ws) as (con, snap):
+            summary = rfm_summary(con)
+            summary["snapshot"], summary["as_of"] = snap.id, snap.as_of
+    if as_json:
+        _emit_json(summary)
+        return
+    th = summary["thresholds"]
+    out.print(f"RFM over {summary['buyers']:,} buyers, snapshot #{summary['snapshot']} as of {summary['as_of']}")
+    for k in ("recency_days", "frequency", "monetary"):
+        out.print(f"  {k} quintile cuts: {', '.join(f'{c:g}' for c in th[k]['cuts'])}")
+    hi = summary["high_when_score_above"]
+    out.print(f"  high when the score is above the {hi['compare']}: R {hi['r']:.2f}, F {hi['f']:.2f}, M {hi['m']:.2f}")
+    table = Table()
+    for col in ("group", "customers", "share", "avg recency (days)", "avg frequency", "avg monetary"):
+        table.add_column(col)
+    for name, g in summary["groups"].items():
+        if not g["customers"]:
+            table.add_row(name, "0", "0%", "", "", "")
+            continue
+        table.add_row(
+            name,
+            f"{g['customers']:,}",
+            f"{g['share']:.1%}",
+            f"{g['avg_recency_days']:.0f}",
+            f"{g['avg_frequency']:.2f}",
+            f"{g['avg_monetary']:,.0f}",
+        )
+    out.print(table)
+
+
 @app.command("demo-data")
 def demo_data(
     customers: int = typer.Option(1000, "--customers", help="How many customers (1 000 … 10 000 000)."),
@@ -368,8 +609,12 @@ def demo(
     seed: int = typer.Option(7, "--seed"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """The main job end to end on the embedded default: demo data → import → quality report."""
+    """The main job end to end on the embedded default: demo data → import → refresh → results."""
+    from datetime import date
+
     from portrait.demo import write_demo_shop
+    from portrait.metrics import last_measurable_month
+    from portrait.refresh import refresh
 
     with _user_errors():
         ws = api.init_workspace(workspace)
@@ -377,16 +622,51 @@ def demo(
         with _progress(not as_json) as tick:
             files = write_demo_shop(data_dir, customers=customers, seed=seed, progress=tick)
             reports = api.import_demo_shop(ws, files, progress=tick)
+            refreshed = refresh(ws, progress=tick)
         quality_data = api.quality_report(ws)
     if as_json:
-        _emit_json({"imports": [r.as_dict() for r in reports], "quality": quality_data})
+        _emit_json({"imports": [r.as_dict() for r in reports], "quality": quality_data, "refresh": refreshed})
         return
-    out.print(f"[bold]Portrait demo[/bold] — workspace {ws.path}")
+    out.print(f"[bold]Portrait demo[/bold] — workspace {ws.path}, demo files in {data_dir}")
+    table = Table(title="imports (all or nothing; bad rows kept in quarantine)")
+    for col in ("table", "read", "accepted", "unchanged", "fixed", "filled", "flagged", "quarantined", "duplicates"):
+        table.add_column(col, justify="left" if col == "table" else "right")
     for report in reports:
-        _print_report(report)
-    quality(workspace=ws.path, as_json=False, user=None)
+        for name, st in report.tables.items():
+            table.add_row(
+                name,
+                f"{st['rows_read']:,}",
+                f"{st['accepted']:,}",
+                f"{st['unchanged']:,}",
+                f"{sum(st['fixed'].values()):,}",
+                f"{sum(st['filled'].values()):,}",
+                f"{sum(st['flagged'].values()):,}",
+                f"{st['quarantined']:,}",
+                f"{st['duplicates_removed']:,}",
+            )
+    out.print(table)
+    reasons: dict[str, int] = {}
+    for report in reports:
+        for name, st in report.tables.items():
+            for reason, n in st["quarantined_by_reason"].items():
+                reasons[f"{name}.{reason}"] = reasons.get(f"{name}.{reason}", 0) + n
+    out.print("quarantined by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())), markup=False)
+    cust = quality_data["tables"]["customers"]
     out.print(
-        "next: `portrait customer CUS000000001 -w " + str(ws.path) + "` · `portrait quality -w " + str(ws.path) + "`"
+        f"identity merges: {cust['identity_merges']} ({cust['records_merged']} records joined); "
+        f"active customers: {cust['active_customers']:,}"
+    )
+    stages = ", ".join(f"{k} {v:.2f}s" for k, v in refreshed["stages"].items())
+    out.print(
+        f"snapshot #{refreshed['snapshot']['id']} as of {refreshed['as_of']} in {refreshed['seconds']:.2f}s ({stages})"
+    )
+    rfm_cmd(workspace=ws.path, as_json=False, user=None)
+    month = last_measurable_month(date.fromisoformat(refreshed["as_of"]), ws.config.windows.follow_up_days)
+    metrics_cmd(period=month, compare="mom,yoy", workspace=ws.path, as_json=False, user=None)
+    out.print(
+        f"next: portrait quality -w {ws.path} · portrait tags stats -w {ws.path} · "
+        f"portrait customer CUS000000001 -w {ws.path}",
+        markup=False,
     )
 
 

@@ -106,7 +106,10 @@ DEFINITIONS = {
     "orders": ("订单数", "purchases (orders not fully refunded) in the period"),
     "repurchase_customers": ("复购客户数", "customers with more than one purchase in the period"),
     "repurchase_rate": ("复购率(按客户)", "repurchase customers / buyers"),
-    "repurchase_rate_orders": ("复购率(按订单)", "repeat orders (each buyer's orders after the first in the period) / orders"),
+    "repurchase_rate_orders": (
+        "复购率(按订单)",
+        "repeat orders (each buyer's orders after the first in the period) / orders",
+    ),
     "new_buyers": ("新购买客户数", "customers whose first purchase ever falls in the period"),
     "retained_customers": ("留存客户数", "new buyers of the period who buy again within {follow} days after it"),
     "retention_rate": ("客户留存率", "retained customers / new buyers"),
@@ -165,8 +168,21 @@ def compute(con: duckdb.DuckDBPyConnection, p: Period, as_of: date, ws: Workspac
           (SELECT count(*) FROM o ANTI JOIN later USING (user_id))
         """
     ).fetchall()[0]
-    (visitors, new_visitors, returning, period_customers, new_customers, active, buyers, orders, repeaters,
-     repeat_orders, new_buyers, retained, churned) = (int(x or 0) for x in row)
+    (
+        visitors,
+        new_visitors,
+        returning,
+        period_customers,
+        new_customers,
+        active,
+        buyers,
+        orders,
+        repeaters,
+        repeat_orders,
+        new_buyers,
+        retained,
+        churned,
+    ) = (int(x or 0) for x in row)
     values: dict[str, tuple[float | None, int | None, int | None]] = {
         "visitors": (visitors, None, None),
         "new_visitors": (new_visitors, None, None),
@@ -183,9 +199,9 @@ def compute(con: duckdb.DuckDBPyConnection, p: Period, as_of: date, ws: Workspac
         "repurchase_rate_orders": _ratio(repeat_orders, orders),
         "new_buyers": (new_buyers, None, None),
         "retained_customers": (retained if follow_known else None, None, None),
-        "retention_rate": _ratio(retained, new_buyers) if follow_known else (None, retained, new_buyers),
+        "retention_rate": _ratio(retained, new_buyers) if follow_known else (None, None, new_buyers),
         "churned_customers": (churned if follow_known else None, None, None),
-        "churn_rate": _ratio(churned, buyers) if follow_known else (None, churned, buyers),
+        "churn_rate": _ratio(churned, buyers) if follow_known else (None, None, buyers),
         "avg_purchases": _ratio(orders, buyers),
     }
     out = {}
@@ -205,6 +221,15 @@ def compute(con: duckdb.DuckDBPyConnection, p: Period, as_of: date, ws: Workspac
                 item["note"] = f"the follow-up window ends after the snapshot's as-of date {as_of}: not measurable yet"
         out[key] = item
     return out
+
+
+def last_measurable_month(as_of: date, follow_up_days: int) -> str:
+    """The latest calendar month whose follow-up window (for retention and churn) ends by ``as_of``."""
+    limit = as_of - timedelta(days=follow_up_days)
+    start = date(limit.year, limit.month, 1)
+    if _add_months(start, 1) > limit:
+        start = _add_months(start, -1)
+    return start.strftime("%Y-%m")
 
 
 def _ratio(num: int, den: int) -> tuple[float | None, int, int]:
@@ -237,7 +262,11 @@ def metrics(ws: Workspace, period: str, compare: list[str] | None = None) -> dic
             q = previous_period(p, how)
             prev = compute(con, q, as_of, ws)
             result.setdefault("compare", {})[how] = {
-                "period": {"name": q.name, "start": q.start.isoformat(), "end": (q.end - timedelta(days=1)).isoformat()},
+                "period": {
+                    "name": q.name,
+                    "start": q.start.isoformat(),
+                    "end": (q.end - timedelta(days=1)).isoformat(),
+                },
                 "metrics": {
                     k: {
                         "value": v["value"],

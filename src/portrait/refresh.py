@@ -121,7 +121,11 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
             )
             try:
                 run(con, f"ATTACH '{ws.warehouse_path}' AS raw (READ_ONLY)")
-                run(con, "CREATE TABLE snapshot_info AS SELECT ? AS snapshot_id, CAST(? AS DATE) AS as_of", [new_id, as_of])
+                run(
+                    con,
+                    "CREATE TABLE snapshot_info AS SELECT ? AS snapshot_id, CAST(? AS DATE) AS as_of",
+                    [new_id, as_of],
+                )
                 for i, stage in enumerate(stages):
                     stage_name = stage.name
                     ws.store.update_job(job_id, stage=stage.name)
@@ -138,8 +142,11 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
                 con.close()
             os.replace(partial, final)
             snap = snapshots.Snapshot(
-                id=new_id, file=final.name, as_of=as_of.isoformat(),
-                created_at=datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds"), job_id=job_id,
+                id=new_id,
+                file=final.name,
+                as_of=as_of.isoformat(),
+                created_at=datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds"),
+                job_id=job_id,
             )
             snapshots.publish(ws, snap)
         except BaseException as exc:
@@ -149,7 +156,9 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
             ws.store.update_job(job_id, status="failed", stage=stage_name, message=reason)
             ws.audit("refresh", as_of.isoformat(), "failed", stage=stage_name, reason=reason)
             if isinstance(exc, PortraitError) or isinstance(exc, duckdb.Error):
-                kept = f"snapshot #{previous.id} (as of {previous.as_of}) stays in use" if previous else "no snapshot yet"
+                kept = (
+                    f"snapshot #{previous.id} (as of {previous.as_of}) stays in use" if previous else "no snapshot yet"
+                )
                 raise RefreshError(f"refresh failed at stage {stage_name}: {reason}; {kept}") from None
             raise
         seconds = round(time.perf_counter() - started, 3)

@@ -89,8 +89,14 @@ def rfm_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     ).fetchall()[0]
     groups = {
         row[0]: {
-            "customers": row[1], "share": row[2], "avg_recency_days": row[3], "avg_frequency": row[4],
-            "avg_monetary": row[5], "avg_r_score": row[6], "avg_f_score": row[7], "avg_m_score": row[8],
+            "customers": row[1],
+            "share": row[2],
+            "avg_recency_days": row[3],
+            "avg_frequency": row[4],
+            "avg_monetary": row[5],
+            "avg_r_score": row[6],
+            "avg_f_score": row[7],
+            "avg_m_score": row[8],
         }
         for row in con.execute(
             """SELECT rfm_group, count(*), count(*) / sum(count(*)) OVER (), avg(recency_days), avg(frequency),

@@ -111,7 +111,9 @@ def reader(ws: Workspace) -> Iterator[tuple[duckdb.DuckDBPyConnection, Snapshot]
     try:
         con = duckdb.connect(str(path), read_only=True, config={"threads": ws.config.engine.threads})
     except duckdb.Error as exc:
-        raise WorkspaceError(f"{path}: cannot open the current snapshot ({str(exc).splitlines()[0]}); run `portrait refresh`") from None
+        raise WorkspaceError(
+            f"{path}: cannot open the current snapshot ({str(exc).splitlines()[0]}); run `portrait refresh`"
+        ) from None
     try:
         yield con, snap
     finally:

@@ -137,7 +137,9 @@ class Store:
     def start_job(self, kind: str, actor: str, **detail: Any) -> int:
         """Record a job as running; return its id."""
         with Session(self.engine) as session, session.begin():
-            job = Job(kind=kind, status="running", actor=actor, started_at=_now(), detail=json.dumps(detail, default=str))
+            job = Job(
+                kind=kind, status="running", actor=actor, started_at=_now(), detail=json.dumps(detail, default=str)
+            )
             session.add(job)
             session.flush()
             return job.id
@@ -161,10 +163,15 @@ class Store:
         with Session(self.engine) as session:
             return [
                 {
-                    "id": j.id, "kind": j.kind, "status": j.status, "stage": j.stage, "actor": j.actor,
+                    "id": j.id,
+                    "kind": j.kind,
+                    "status": j.status,
+                    "stage": j.stage,
+                    "actor": j.actor,
                     "started_at": j.started_at.isoformat(sep=" ", timespec="seconds"),
                     "finished_at": j.finished_at.isoformat(sep=" ", timespec="seconds") if j.finished_at else None,
-                    "message": j.message, "detail": json.loads(j.detail or "{}"),
+                    "message": j.message,
+                    "detail": json.loads(j.detail or "{}"),
                 }
                 for j in session.scalars(query)
             ]
@@ -178,8 +185,14 @@ class Store:
         """Every manual tag, oldest first (a later one on the same customer and tag wins)."""
         with Session(self.engine) as session:
             return [
-                {"user_id": m.user_id, "tag": m.tag, "value": m.value, "by": m.actor,
-                 "at": m.at.isoformat(sep=" ", timespec="seconds"), "why": m.why}
+                {
+                    "user_id": m.user_id,
+                    "tag": m.tag,
+                    "value": m.value,
+                    "by": m.actor,
+                    "at": m.at.isoformat(sep=" ", timespec="seconds"),
+                    "why": m.why,
+                }
                 for m in session.scalars(select(ManualTag).order_by(ManualTag.id))
             ]
 

@@ -64,8 +64,13 @@ class TagDef(BaseModel):
     @model_validator(mode="after")
     def _complete(self) -> TagDef:
         need = {
-            "attribute": ["field"], "computed": ["expr"], "bands": ["field", "edges", "labels"],
-            "model": ["field", "edges", "labels"], "rule": ["values"], "file": ["path", "value"], "manual": [],
+            "attribute": ["field"],
+            "computed": ["expr"],
+            "bands": ["field", "edges", "labels"],
+            "model": ["field", "edges", "labels"],
+            "rule": ["values"],
+            "file": ["path", "value"],
+            "manual": [],
         }[self.kind]
         missing = [k for k in need if getattr(self, k) in (None, [])]
         if missing:
@@ -88,7 +93,9 @@ def _locate(node: yaml.Node, path: list[Any]) -> yaml.Node:
     """Walk a composed YAML node along a pydantic error location (as far as it goes)."""
     for part in path:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == part or (part == "else_value" and k.value == "else")), None)
+            match = next(
+                (v for k, v in node.value if k.value == part or (part == "else_value" and k.value == "else")), None
+            )
             if match is None:
                 break
             node = match
@@ -200,7 +207,8 @@ def tag_sql(tag: TagDef, fields: list[str], where: str) -> str:
             return _bands(_q(tag.field or ""), tag.edges or [], tag.labels or [])
         if tag.kind == "rule":
             whens = " ".join(
-                f"WHEN COALESCE({compile_rule(v.when, fields, column_of)}, false) THEN {_s(v.value)}" for v in tag.values or []
+                f"WHEN COALESCE({compile_rule(v.when, fields, column_of)}, false) THEN {_s(v.value)}"
+                for v in tag.values or []
             )
             other = _s(tag.else_value) if tag.else_value is not None else "NULL"
             return f"CASE {whens} ELSE {other} END"
@@ -229,10 +237,17 @@ def _manual_and_file_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, tags: l
         else:
             continue
         table = f"_tagsrc_{len(sql)}"
-        arrow = pa.table({"user_id": pa.array([r[0] for r in rows], pa.string()),
-                          "value": pa.array([r[1] for r in rows], pa.string())})
+        arrow = pa.table(
+            {
+                "user_id": pa.array([r[0] for r in rows], pa.string()),
+                "value": pa.array([r[1] for r in rows], pa.string()),
+            }
+        )
         con.register("_tag_arrow", arrow)
-        run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT user_id, last(value) AS value FROM _tag_arrow GROUP BY user_id")
+        run(
+            con,
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT user_id, last(value) AS value FROM _tag_arrow GROUP BY user_id",
+        )
         con.unregister("_tag_arrow")
         sql[tag.name] = f"(SELECT value FROM {table} t WHERE t.user_id = b.user_id)"
     # manual tags with no definition still show up, as their own tags
@@ -242,7 +257,10 @@ def _manual_and_file_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, tags: l
         table = f"_tagsrc_{len(sql)}"
         rows = [(m["user_id"], m["value"]) for m in manual if m["tag"] == name]
         con.register("_tag_arrow", pa.table({"user_id": [r[0] for r in rows], "value": [r[1] for r in rows]}))
-        run(con, f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT user_id, last(value) AS value FROM _tag_arrow GROUP BY user_id")
+        run(
+            con,
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT user_id, last(value) AS value FROM _tag_arrow GROUP BY user_id",
+        )
         con.unregister("_tag_arrow")
         sql[name] = f"(SELECT value FROM {table} t WHERE t.user_id = b.user_id)"
     return sql
@@ -267,7 +285,10 @@ def build_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: date) -> No
     external = _manual_and_file_tags(con, ws, tags)
     where = str(ws.path / WORKSPACE_TAGS) if (ws.path / WORKSPACE_TAGS).exists() else "tag library"
     columns = [f"{external[t.name] if t.name in external else tag_sql(t, fields, where)} AS {_q(t.name)}" for t in tags]
-    run(con, f"CREATE OR REPLACE TABLE tag_values AS SELECT b.user_id, {', '.join(columns)} FROM {BASE_VIEW} b ORDER BY b.user_id")
+    run(
+        con,
+        f"CREATE OR REPLACE TABLE tag_values AS SELECT b.user_id, {', '.join(columns)} FROM {BASE_VIEW} b ORDER BY b.user_id",
+    )
     defs = pa.table(
         {
             "tag": [t.name for t in tags],
@@ -340,8 +361,12 @@ def tag_stats(ws: Workspace) -> dict[str, Any]:
             covered = sum(n for _, n in values)
             out.append(
                 {
-                    "tag": tag, "category": category, "category_zh": CATEGORIES[category], "kind": kind,
-                    "coverage": covered / total if total else 0.0, "customers": covered,
+                    "tag": tag,
+                    "category": category,
+                    "category_zh": CATEGORIES[category],
+                    "kind": kind,
+                    "coverage": covered / total if total else 0.0,
+                    "customers": covered,
                     "values": {str(v): n for v, n in values},
                     "moved_since_last_refresh": None if first else moved.get(tag, 0),
                 }
@@ -365,9 +390,7 @@ def tag_history(ws: Workspace, user_id: str) -> dict[str, Any]:
     manual = [m for m in ws.store.manual_tags() if m["user_id"] == user_id]
     return {
         "user_id": user_id,
-        "changes": [
-            {"as_of": str(r[0]), "snapshot": r[1], "tag": r[2], "from": r[3], "to": r[4]} for r in rows
-        ],
+        "changes": [{"as_of": str(r[0]), "snapshot": r[1], "tag": r[2], "from": r[3], "to": r[4]} for r in rows],
         "manual": manual,
     }
 
@@ -379,5 +402,11 @@ def add_manual_tag(ws: Workspace, user_id: str, tag: str, value: str, why: str) 
         raise InputError("say why the tag is added (--why): manual tags keep their reason")
     ws.store.add_manual_tag(user_id, tag, value, ws.actor, why)
     ws.audit("tag_add", user_id, tag=tag, value=value)
-    return {"user_id": user_id, "tag": tag, "value": value, "by": ws.actor,
-            "at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds"), "why": why}
+    return {
+        "user_id": user_id,
+        "tag": tag,
+        "value": value,
+        "by": ws.actor,
+        "at": datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="seconds"),
+        "why": why,
+    }

@@ -237,7 +237,10 @@ def _run(
     side = [(s, src, m.customer_fields) for s, src, m in zip(stages, sources, maps, strict=False) if m.customer_fields]
     if side:
         # a flat order export also carries customer columns: fill customers from the same rows
-        side = [(s, src, {**fields, "user_id": m.fields["user_id"]}) for (s, src, fields), m in zip(side, maps, strict=False)]
+        side = [
+            (s, src, {**fields, "user_id": m.fields["user_id"]})
+            for (s, src, fields), m in zip(side, maps, strict=False)
+        ]
         _raw_table(con, "raw_cust", CUSTOMERS, side)
         present_side = {f for _, _, fields in side for f in fields}
         batches.append((CUSTOMERS, BatchCleaner(con, CUSTOMERS, "raw_cust", ws.config, ws.vault, present_side)))
