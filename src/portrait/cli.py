@@ -577,6 +577,159 @@ def rfm_cmd(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str |
     out.print(table)
 
 
+def _print_preview(result: dict) -> None:
+    out.print(
+        f"{result['customers']:,} of {result['of']:,} customers ({result['share']:.1%}), snapshot #{result['snapshot']}"
+    )
+    for c in result["conditions"]:
+        out.print(f"  alone: {c['condition']} → {c['customers']:,}", markup=False)
+    for m in result["sample"]:
+        out.print(
+            f"  {m['user_id']} {m['user_name'] or ''} {m['gender'] or ''} {m['age'] or ''} {m['city_tier']} {m['rfm_group'] or ''}",
+            markup=False,
+        )
+
+
+@segment_app.command("preview")
+def segment_preview(
+    rule: str = typer.Argument(..., help="e.g. \"age between 26 and 35 and city_tier = '一线' and 品类偏好 = '手机'\""),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Size of a rule, each condition's size alone, and a masked sample — without saving it."""
+    from portrait import segments
+
+    with _user_errors():
+        result = segments.preview(_open(workspace, user), rule)
+    _emit_json(result) if as_json else _print_preview(result)
+
+
+@segment_app.command("define")
+def segment_define(
+    name: str = typer.Argument(...),
+    rule: str = typer.Argument(...),
+    description: str = typer.Option("", "--description"),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Save a segment by name (the rule is checked and previewed first)."""
+    from portrait import segments
+
+    with _user_errors():
+        result = segments.define(_open(workspace, user), name, rule, description)
+    if as_json:
+        _emit_json(result)
+    else:
+        out.print(f"segment {name} saved", markup=False)
+        _print_preview(result)
+
+
+@segment_app.command("list")
+def segment_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
+    """Saved segments with their current sizes."""
+    from portrait import segments
+
+    with _user_errors():
+        rows = segments.list_segments(_open(workspace, user))
+    if as_json:
+        _emit_json(rows)
+        return
+    table = Table(title="segments")
+    for col in ("name", "customers", "rule", "by", "updated"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["name"], "—" if r["customers"] is None else f"{r['customers']:,}", r["rule"], r["by"], r["updated_at"]
+        )
+    out.print(table)
+
+
+@segment_app.command("show")
+def segment_show(
+    name: str = typer.Argument(...), workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt
+) -> None:
+    """The group portrait of a saved segment: what its members share compared with all customers."""
+    from portrait import segments
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        seg = segments.get(ws, name)
+        result = segments.group_portrait(ws, seg["rule"])
+    if as_json:
+        _emit_json({"name": name, **result})
+        return
+    out.print(f"{name}: {result['customers']:,} of {result['of']:,} customers — {seg['rule']}", markup=False)
+    table = Table(title="traits that set the group apart (p < 0.05)")
+    for col in ("dimension", "value", "share", "all customers", "lift", "p"):
+        table.add_column(col)
+    for t in result["traits"]:
+        table.add_row(
+            t["dimension"],
+            t["value"],
+            f"{t['share']:.1%}",
+            f"{t['share_all']:.1%}",
+            f"{t['lift']:.2f}",
+            f"{t['p_value']:.1e}",
+        )
+    out.print(table)
+    for m, v in result["measures"].items():
+        if v["mean"] is not None:
+            out.print(f"  {m}: {v['mean']:,.2f} vs {v['mean_all']:,.2f} overall", markup=False)
+
+
+@segment_app.command("export")
+def segment_export(
+    name: str = typer.Argument(...),
+    out_file: Path = typer.Option(..., "--out", help="File to write (.csv or .xlsx)."),
+    fmt: str | None = typer.Option(None, "--format", help="csv or xlsx (default: from the file name)."),
+    encoding: str = typer.Option("utf-8-sig", "--encoding", help="CSV encoding: utf-8-sig (Excel), utf-8, gbk."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Export a segment's members, personal fields masked; past Excel's row limit, on further sheets."""
+    from portrait import segments
+
+    with _user_errors():
+        kind = fmt or ("xlsx" if out_file.suffix.lower() in (".xlsx", ".xls") else "csv")
+        result = segments.export(_open(workspace, user), name, out_file, kind, encoding)
+    if as_json:
+        _emit_json(result)
+    else:
+        out.print(
+            f"{result['rows']:,} members written to {result['file']} ({result['sheets']} sheet(s), masked)",
+            markup=False,
+        )
+
+
+@segment_app.command("compare")
+def segment_compare(
+    first: str = typer.Argument(...),
+    second: str = typer.Argument(...),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Two segments side by side: overlap and the traits that differ most."""
+    from portrait import segments
+
+    with _user_errors():
+        result = segments.compare(_open(workspace, user), first, second)
+    if as_json:
+        _emit_json(result)
+        return
+    o = result["overlap"]
+    out.print(
+        f"{first}: {result['a']['customers']:,} · {second}: {result['b']['customers']:,} · both {o['both']:,} "
+        f"(Jaccard {o['jaccard']:.2f})",
+        markup=False,
+    )
+    for d in result["differences"][:10]:
+        out.print(f"  {d['dimension']}={d['value']}: {d['share_a']:.1%} vs {d['share_b']:.1%}", markup=False)
+
+
 @app.command("demo-data")
 def demo_data(
     customers: int = typer.Option(1000, "--customers", help="How many customers (1 000 … 10 000 000)."),

@@ -83,6 +83,18 @@ class ManualTag(Base):
     why: Mapped[str] = mapped_column(Text)
 
 
+class Segment(Base):
+    """A saved segment: a name and its rule."""
+
+    __tablename__ = "segments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    rule: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -195,6 +207,33 @@ class Store:
                 }
                 for m in session.scalars(select(ManualTag).order_by(ManualTag.id))
             ]
+
+    def save_segment(self, name: str, rule: str, description: str, actor: str) -> None:
+        """Save (or replace) a segment definition."""
+        with Session(self.engine) as session, session.begin():
+            seg = session.scalar(select(Segment).where(Segment.name == name))
+            if seg is None:
+                session.add(Segment(name=name, rule=rule, description=description, actor=actor, updated_at=_now()))
+            else:
+                seg.rule, seg.description, seg.actor, seg.updated_at = rule, description, actor, _now()
+
+    def segments(self) -> list[dict[str, Any]]:
+        """Every saved segment."""
+        with Session(self.engine) as session:
+            return [
+                {
+                    "name": s.name,
+                    "rule": s.rule,
+                    "description": s.description,
+                    "by": s.actor,
+                    "updated_at": s.updated_at.isoformat(sep=" ", timespec="seconds"),
+                }
+                for s in session.scalars(select(Segment).order_by(Segment.name))
+            ]
+
+    def segment(self, name: str) -> dict[str, Any] | None:
+        """One saved segment, or None."""
+        return next((s for s in self.segments() if s["name"] == name), None)
 
     def add_user(self, name: str, role: str) -> None:
         """Add a user with a role; an unknown role or a taken name raises InputError."""
