@@ -73,15 +73,8 @@ EXPORT_FIELDS = (
 
 @contextmanager
 def segment_reader(ws: Workspace) -> Iterator[tuple[duckdb.DuckDBPyConnection, snapshots.Snapshot, list[str]]]:
-    """A snapshot connection with the ``segment_base`` view (customer table + scores + RFM + tags)."""
+    """A snapshot connection and the fields of ``segment_base`` (customer table, scores, RFM, every tag)."""
     with snapshots.reader(ws) as (con, snap):
-        tag_names = [r[0] for r in con.execute("DESCRIBE tag_values").fetchall() if r[0] != "user_id"]
-        base_cols = {r[0] for r in con.execute("DESCRIBE tag_base").fetchall()}
-        tags = ", ".join(f't."{n}"' for n in tag_names if n not in base_cols)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {VIEW} AS SELECT b.*{', ' + tags if tags else ''} "
-            "FROM tag_base b LEFT JOIN tag_values t USING (user_id)"
-        ).fetchall()
         fields = [r[0] for r in con.execute(f"DESCRIBE {VIEW}").fetchall()]
         yield con, snap, fields
 

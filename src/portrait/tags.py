@@ -301,6 +301,14 @@ def build_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: date) -> No
     run(con, "CREATE OR REPLACE TABLE tag_definitions AS SELECT * FROM _tag_defs")
     con.unregister("_tag_defs")
     _history(con, ws, [t.name for t in tags], as_of)
+    # one wide table for segments: every field and every tag, so a segment's size is one filtered count
+    base_cols = set(fields)
+    extra = ", ".join(f"t.{_q(t.name)}" for t in tags if t.name not in base_cols)
+    run(
+        con,
+        f"CREATE OR REPLACE TABLE segment_base AS SELECT b.*{', ' + extra if extra else ''} "
+        f"FROM {BASE_VIEW} b LEFT JOIN tag_values t USING (user_id) ORDER BY b.user_id",
+    )
 
 
 def _long(table: str, names: list[str]) -> str:
