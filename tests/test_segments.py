@@ -31,6 +31,7 @@ def test_preview_gives_size_each_condition_alone_and_a_masked_sample(may):
     # 一线: A B E F; women: B C E; bought twice in 180 days (购买频次 中频): A B F
     result = segments.preview(may, "city_tier = '一线' and (gender = '女' or 购买频次 = '中频')")
     assert (result["customers"], result["of"]) == (4, 6)  # A (中频), B, E (女), F (中频)
+    assert segments.size(may, "city_tier = '一线' and (gender = '女' or 购买频次 = '中频')") == 4
     assert result["conditions"] == [
         {"condition": "city_tier = '一线'", "customers": 4},
         {"condition": "gender = '女'", "customers": 3},

@@ -123,6 +123,14 @@ def _token_end(text: str) -> int:
     return m.end() if m else 0
 
 
+def size(ws: Workspace, rule: str) -> int:
+    """How many customers a rule selects in the current snapshot (one filtered count)."""
+    ws.require("read")
+    with segment_reader(ws) as (con, _, fields):
+        where = _compile(rule, fields)
+        return int(con.execute(f"SELECT count(*) FROM {VIEW} WHERE COALESCE({where}, false)").fetchall()[0][0])
+
+
 def preview(ws: Workspace, rule: str, sample: int = 10) -> dict[str, Any]:
     """Exact size, each condition's size alone, and a sample of masked members."""
     ws.require("read")
