@@ -269,3 +269,18 @@ def test_gender_variants_standardise(ws, write_csv, query):
         "男",
         "女",
     ]
+
+
+def test_fully_empty_rows_are_skipped_and_counted_not_quarantined(ws, write_csv, query):
+    path = _orders(write_csv, [["O1", "C1", "2024-05-01", "10", "1", "P1", "手机"], ["", "", "", "", "", "", ""]])
+    report = import_files(ws, "orders", [path])
+    assert report.tables["orders"]["blank_rows"] == 1
+    assert report.tables["orders"]["quarantined"] == 0
+    assert query("SELECT count(*) FROM orders") == [(1,)]
+
+
+def test_old_mac_line_endings_import(ws, tmp_path, query):
+    path = tmp_path / "mac.csv"
+    path.write_bytes("客户ID,性别\rC1,男\rC2,女\r".encode())
+    import_files(ws, "customers", [path])
+    assert query("SELECT user_id, gender FROM customers ORDER BY 1") == [("C1", "男"), ("C2", "女")]

@@ -37,6 +37,7 @@ class TableStats:
     updated: int = 0
     unchanged: int = 0
     duplicates_removed: int = 0
+    blank_rows: int = 0  # rows with every mapped column empty (e.g. trailing ",,,,"): skipped
     merged_same_id: int = 0
     quarantined: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
@@ -137,9 +138,11 @@ class BatchCleaner:
         layer = f"SELECT _source, _fp, _seq, _row, {nulls} FROM {self.raw}"
         if pres:
             layer = f"SELECT *, {', '.join(checks)} FROM (SELECT *, {', '.join(pres)} FROM ({layer}))"
+        blank = " AND ".join(f"{q('r_' + n)} IS NULL" for n in names)
         parsed = (
             f"SELECT _source, _fp, _seq, _row, {', '.join(q('r_' + n) for n in names)}, {', '.join(values)}"
-            f"{', ' if fixes else ''}{', '.join(fixes)}, {reasons_expr(pairs)} AS _reasons FROM ({layer})"
+            f"{', ' if fixes else ''}{', '.join(fixes)}, "
+            f"CASE WHEN {blank} THEN ['_blank'] ELSE {reasons_expr(pairs)} END AS _reasons FROM ({layer})"
         )
         run(
             con,
@@ -187,13 +190,15 @@ class BatchCleaner:
         run(
             con,
             f"CREATE OR REPLACE TABLE {self._t('q')} AS SELECT _source, _fp, _row, _reasons, "
-            f"CAST(json_object({raw_cols}) AS VARCHAR) AS raw FROM {self._t('p')} WHERE len(_reasons) > 0",
+            f"CAST(json_object({raw_cols}) AS VARCHAR) AS raw FROM {self._t('p')} "
+            "WHERE len(_reasons) > 0 AND _reasons <> ['_blank']",
         )
         for reason, n in con.execute(
             f"SELECT r, count(*) FROM (SELECT unnest(_reasons) AS r FROM {self._t('q')}) GROUP BY r ORDER BY r"
         ).fetchall():
             self.stats.quarantined_by_reason[reason] = n
         self.stats.quarantined = _count(con, f"SELECT count(*) FROM {self._t('q')}")
+        self.stats.blank_rows = _count(con, f"SELECT count(*) FROM {self._t('p')} WHERE _reasons = ['_blank']")
         fixed_cols = [f.name for f in self.fields if f"fx_{f.name}" in self._columns(self._t("p"))]
         if fixed_cols:
             counts = con.execute(

@@ -169,15 +169,16 @@ def _read_sample(path: Path) -> bytes:
         return fh.read(SAMPLE_BYTES)
 
 
-def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
-    """Stream a non-UTF-8 file into a UTF-8 copy in ``tmpdir`` (outside the workspace)."""
+def _transcode(path: Path, encoding: str, tmpdir: Path, cr_only: bool = False) -> Path:
+    """Stream a non-UTF-8 (or CR-only line ended) file into a UTF-8 copy in ``tmpdir`` (outside the workspace)."""
     target = tmpdir / (path.stem + ".utf8.csv")
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset = 0
     with path.open("rb") as src, target.open("w", encoding="utf-8", newline="") as dst:
         for block in iter(lambda: src.read(TRANSCODE_CHUNK), b""):
             try:
-                dst.write(decoder.decode(block))
+                text = decoder.decode(block)
+                dst.write(text.replace("\r", "\n") if cr_only else text)
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"{path.name}: byte {offset + exc.start} is not valid {encoding}; "
@@ -246,7 +247,9 @@ def stage_csv(
                 )
     if len(sample) < SAMPLE_BYTES and not any(line.strip() for line in text_sample.splitlines()[1:]):
         raise InputError(f"{path.name}: only a header row, no data; export the file again with its rows")
-    source_path = path if encoding in ("utf-8", "utf-8-sig") else _transcode(path, encoding, tmpdir)
+    cr_only = b"\r" in sample and b"\n" not in sample  # old Mac line ends, which the CSV reader does not take
+    needs_copy = cr_only or encoding not in ("utf-8", "utf-8-sig")
+    source_path = _transcode(path, encoding, tmpdir, cr_only) if needs_copy else path
     columns = {f"c{i}": "VARCHAR" for i in range(len(headers))}
     try:
         run(
