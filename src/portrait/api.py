@@ -6,10 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from portrait import segments
 from portrait.clean.identity import list_merges, undo_merge
 from portrait.customers import customer_record
 from portrait.ingest.job import ImportReport, import_files
+from portrait.metrics import metrics
 from portrait.quality import quality_report
+from portrait.refresh import refresh, status
+from portrait.tags import add_manual_tag, tag_history, tag_library, tag_stats
 from portrait.workspace import Workspace, init_workspace, open_workspace
 
 DEMO_TABLE_ORDER = ("products", "customers", "orders", "events", "interactions", "channels")
@@ -42,6 +46,16 @@ def import_demo_shop(
     return reports
 
 
+def rfm(ws: Workspace) -> dict[str, Any]:
+    """RFM thresholds, group sizes and averages from the current snapshot."""
+    from portrait import snapshots
+    from portrait.rfm import rfm_summary
+
+    ws.require("read")
+    with snapshots.reader(ws) as (con, snap):
+        return {**rfm_summary(con), "snapshot": snap.id, "as_of": snap.as_of}
+
+
 __all__ = [
     "Workspace",
     "init_workspace",
@@ -53,4 +67,13 @@ __all__ = [
     "merges",
     "merge_undo",
     "import_demo_shop",
+    "refresh",
+    "status",
+    "metrics",
+    "rfm",
+    "tag_library",
+    "tag_stats",
+    "tag_history",
+    "add_manual_tag",
+    "segments",
 ]

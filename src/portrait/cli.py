@@ -541,15 +541,8 @@ def tags_add(
 @app.command("rfm")
 def rfm_cmd(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
     """RFM groups: thresholds used, group sizes, each group's average R, F, M."""
-    from portrait import snapshots
-    from portrait.rfm import rfm_summary
-
     with _user_errors():
-        ws = _open(workspace, user)
-        ws.require("read")
-        with snapshots.reader(ws) as (con, snap):
-            summary = rfm_summary(con)
-            summary["snapshot"], summary["as_of"] = snap.id, snap.as_of
+        summary = api.rfm(_open(workspace, user))
     if as_json:
         _emit_json(summary)
         return
