@@ -723,6 +723,66 @@ def segment_compare(
         out.print(f"  {d['dimension']}={d['value']}: {d['share_a']:.1%} vs {d['share_b']:.1%}", markup=False)
 
 
+@app.command("backup")
+def backup_cmd(
+    folder: Path = typer.Argument(..., help="A new or empty folder."),
+    include_key: bool = typer.Option(False, "--include-key", help="Copy the key file too (keep the backup safe)."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Write a consistent copy of the warehouse, the store, the current snapshot and the configuration."""
+    from portrait.backup import backup
+
+    with _user_errors():
+        result = backup(_open(workspace, user), folder, include_key)
+    if as_json:
+        _emit_json(result)
+    else:
+        rows = sum(result["row_counts"]["warehouse"].values())
+        out.print(
+            f"backup written to {folder} ({rows:,} warehouse rows; key {'included' if include_key else 'not included'})",
+            markup=False,
+        )
+
+
+@app.command("restore")
+def restore_cmd(
+    folder: Path = typer.Argument(..., help="A folder made by `portrait backup`."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Bring a backup back into the workspace folder (replacing its warehouse, store and snapshot)."""
+    from portrait.backup import restore
+
+    with _user_errors():
+        result = restore(folder, workspace)
+    if as_json:
+        _emit_json(result)
+    else:
+        out.print(
+            f"restored {result['workspace']} from the backup made {result['made_at']}. {result['note']}", markup=False
+        )
+
+
+@app.command("forget")
+def forget_cmd(
+    user_id: str = typer.Argument(..., help="The customer to erase."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Erase a customer everywhere (raw tables, quarantine, merges, snapshots, manual tags); admins only."""
+    from portrait.erasure import forget
+
+    with _user_errors():
+        result = forget(_open(workspace, user), user_id)
+    if as_json:
+        _emit_json(result)
+    else:
+        out.print(f"erased {result['records']} record(s); audit entry {result['erased']}", markup=False)
+
+
 @app.command("demo-data")
 def demo_data(
     customers: int = typer.Option(1000, "--customers", help="How many customers (1 000 … 10 000 000)."),

@@ -100,6 +100,10 @@ class Vault:
         key = self._content_key
         return [int.from_bytes(hmac.new(key, d.encode(), hashlib.sha256).digest()[:8], "big") for d in digests]
 
+    def pseudonym(self, text: str) -> str:
+        """A keyed, irreversible stand-in for an identifier (e.g. an erased customer id in the audit log)."""
+        return hmac.new(self._hash_key, f"pseudonym\x1f{text}".encode(), hashlib.sha256).hexdigest()[:12]
+
     def lookup_hash(self, field: str, value: str | None) -> str | None:
         """Return the keyed hash of a normalised phone/email/id number (None when empty)."""
         norm = normalize_personal(field, value)
