@@ -78,18 +78,19 @@ def test_refresh_errors_are_clear_and_change_nothing(ws, tmp_path):
     assert refresh(ws, date(2024, 9, 1))["snapshot"]["id"] == 2
 
 
-def test_a_killed_refresh_leaves_the_last_snapshot_and_blocks_nothing(ws, tmp_path):
+@pytest.mark.parametrize("stage", ["facts", "customer_table", "tags"])
+def test_a_killed_refresh_leaves_the_last_snapshot_and_blocks_nothing(ws, tmp_path, stage):
     load_may_shop(ws, tmp_path)
     refresh(ws, date(2024, 8, 1))
     before = _table(ws, "SELECT * FROM customer_table ORDER BY user_id")
-    env = {**os.environ, PAUSE_ENV: "customer_table"}
+    env = {**os.environ, PAUSE_ENV: stage}
     proc = subprocess.Popen(
         [PORTRAIT, "refresh", "--as-of", "2024-09-01", "--workspace", str(ws.path), "--json"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    marker = ws.path / "refresh-paused-at-customer_table"
+    marker = ws.path / f"refresh-paused-at-{stage}"
     for _ in range(200):
         if marker.exists():
             break

@@ -723,6 +723,40 @@ def segment_compare(
         out.print(f"  {d['dimension']}={d['value']}: {d['share_a']:.1%} vs {d['share_b']:.1%}", markup=False)
 
 
+@app.command("schedule")
+def schedule_cmd(
+    every: str = typer.Option("daily", "--every", help="daily or monthly (the 1st)."),
+    at: str = typer.Option("02:00", "--at", help="HH:MM, local time."),
+    once: bool = typer.Option(False, "--once", help="Refresh once now and exit (for cron)."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Scheduled refresh with the configured as-of rule: once (cron) or as a long-running scheduler."""
+    from portrait import schedule
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        if once:
+            result = schedule.run_once(ws)
+            _emit_json(result) if as_json else out.print(
+                f"snapshot #{result['snapshot']['id']} as of {result['as_of']}", markup=False
+            )
+            return
+        from datetime import datetime
+
+        out.print(
+            f"refreshing {every} at {at}; next run {schedule.next_run(datetime.now(), every, at)} (Ctrl-C stops)",
+            markup=False,
+        )
+        try:
+            schedule.run_forever(
+                ws, every, at, report=lambda r: out.print(json.dumps(r, ensure_ascii=False, default=str), markup=False)
+            )
+        except KeyboardInterrupt:
+            out.print("scheduler stopped")
+
+
 @app.command("backup")
 def backup_cmd(
     folder: Path = typer.Argument(..., help="A new or empty folder."),

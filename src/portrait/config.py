@@ -101,6 +101,12 @@ class RfmConfig(_Section):
     compare: Literal["mean", "median"] = "mean"
 
 
+class ScheduleConfig(_Section):
+    """Scheduled refresh: which as-of date a scheduled run uses."""
+
+    as_of: Literal["today", "month_start", "last_activity"] = "today"
+
+
 class PortraitConfig(_Section):
     """The whole `portrait.toml`."""
 
@@ -110,6 +116,7 @@ class PortraitConfig(_Section):
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     bands: BandsConfig = Field(default_factory=BandsConfig)
     rfm: RfmConfig = Field(default_factory=RfmConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 
 
 def default_config_text() -> str:
