@@ -139,14 +139,19 @@ class BatchCleaner:
         if pres:
             layer = f"SELECT *, {', '.join(checks)} FROM (SELECT *, {', '.join(pres)} FROM ({layer}))"
         blank = " AND ".join(f"{q('r_' + n)} IS NULL" for n in names)
+        raw_cols = ", ".join(q("r_" + n) for n in names)
         parsed = (
-            f"SELECT _source, _fp, _seq, _row, {', '.join(q('r_' + n) for n in names)}, {', '.join(values)}"
+            f"SELECT _source, _fp, _seq, _row, {raw_cols}, {', '.join(values)}"
             f"{', ' if fixes else ''}{', '.join(fixes)}, "
             f"CASE WHEN {blank} THEN ['_blank'] ELSE {reasons_expr(pairs)} END AS _reasons FROM ({layer})"
         )
+        # the raw text is kept only for rows going to quarantine (as JSON), not for every row
+        raw_json = "CAST(json_object(" + ", ".join(f"{sql_str(n)}, {q('r_' + n)}" for n in names) + ") AS VARCHAR)"
         run(
             con,
-            f"CREATE OR REPLACE TABLE {self._t('p')} AS SELECT *, {content} AS _content, {key} AS _key FROM ({parsed})",
+            f"CREATE OR REPLACE TABLE {self._t('p')} AS SELECT * EXCLUDE ({raw_cols}), "
+            f"CASE WHEN len(_reasons) > 0 AND _reasons <> ['_blank'] THEN {raw_json} END AS _raw, "
+            f"{content} AS _content, {key} AS _key FROM ({parsed})",
         )
         self._check_mixed_types()
 
@@ -156,10 +161,12 @@ class BatchCleaner:
         parts = ["count(*) AS _rows"]
         for f in typed:
             codes = ", ".join(sql_str(f"{f.name}:{c}") for c in TYPED_FAILS)
+            bad = f"list_has_any(_reasons, [{codes}])"
+            # non-empty = parsed + failed to parse (the raw text itself is not kept for valid rows)
             parts.append(
-                f"count({q('r_' + f.name)}) AS {q('n_' + f.name)}, "
-                f"count(*) FILTER (WHERE list_has_any(_reasons, [{codes}])) AS {q('b_' + f.name)}, "
-                f"arg_min({q('r_' + f.name)}, _seq) FILTER (WHERE list_has_any(_reasons, [{codes}])) AS {q('e_' + f.name)}"
+                f"count({q(f.name)}) + count(*) FILTER (WHERE {bad}) AS {q('n_' + f.name)}, "
+                f"count(*) FILTER (WHERE {bad}) AS {q('b_' + f.name)}, "
+                f"arg_min(json_extract_string(_raw, {sql_str('$.' + f.name)}), _seq) FILTER (WHERE {bad}) AS {q('e_' + f.name)}"
             )
         rows = self.con.execute(f"SELECT _source, {', '.join(parts)} FROM {self._t('p')} GROUP BY _source").fetchall()
         self.stats.rows_read = sum(int(row[1]) for row in rows)
@@ -186,12 +193,10 @@ class BatchCleaner:
     def split(self) -> None:
         """Copy invalid rows to the batch quarantine with their raw values; count fixes on valid rows."""
         con = self.con
-        raw_cols = ", ".join(f"{sql_str(f.name)}, {q('r_' + f.name)}" for f in self.fields)
         run(
             con,
-            f"CREATE OR REPLACE TABLE {self._t('q')} AS SELECT _source, _fp, _row, _reasons, "
-            f"CAST(json_object({raw_cols}) AS VARCHAR) AS raw FROM {self._t('p')} "
-            "WHERE len(_reasons) > 0 AND _reasons <> ['_blank']",
+            f"CREATE OR REPLACE TABLE {self._t('q')} AS SELECT _source, _fp, _row, _reasons, _raw AS raw "
+            f"FROM {self._t('p')} WHERE _raw IS NOT NULL",
         )
         for reason, n in con.execute(
             f"SELECT r, count(*) FROM (SELECT unnest(_reasons) AS r FROM {self._t('q')}) GROUP BY r ORDER BY r"
@@ -455,8 +460,7 @@ class BatchCleaner:
             else:
                 select.append(f"CAST(NULL AS {sql_type}) AS {q(name)}")
         ready = self._t("ready")
-        run(con, f"CREATE OR REPLACE TABLE {ready} AS SELECT {', '.join(select)}, _fp FROM {k} {' '.join(joins)}")
-        run(con, f"DROP TABLE {k}")
+        run(con, f"CREATE OR REPLACE VIEW {ready} AS SELECT {', '.join(select)}, _fp FROM {k} {' '.join(joins)}")
         return ready
 
     def _encrypt_personal(self) -> None:
@@ -502,6 +506,10 @@ class BatchCleaner:
     def run(self) -> str:
         """Run every step; return the ready table's name (quarantine rows are in ``<raw>_q``)."""
         self.parse()
+        return self.clean()
+
+    def clean(self) -> str:
+        """Every step after parsing; return the name of the ready view."""
         self.split()
         self.dedupe()
         self.derive()

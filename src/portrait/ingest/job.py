@@ -245,14 +245,21 @@ def _run(
         present_side = {f for _, _, fields in side for f in fields}
         batches.append((CUSTOMERS, BatchCleaner(con, CUSTOMERS, "raw_cust", ws.config, ws.vault, present_side)))
     ready: list[tuple[Table, BatchCleaner, str]] = []
-    for i, (t, cleaner) in enumerate(batches):
+    for _table, cleaner in batches:
         try:
-            ready.append((t, cleaner, cleaner.run()))
+            cleaner.parse()
         except duckdb.Error as exc:
             problem = csv_error(exc, sources)
             if problem is None:
                 raise
             raise problem from None
+    # every batch has parsed its rows: the staged text is no longer needed
+    run(con, "DROP VIEW IF EXISTS raw_main")
+    run(con, "DROP VIEW IF EXISTS raw_cust")
+    for stage in stages:
+        run(con, f"DROP TABLE IF EXISTS {stage}")
+    for i, (t, cleaner) in enumerate(batches):
+        ready.append((t, cleaner, cleaner.clean()))
         tick("clean", i + 1, len(batches))
     for source in sources:
         source.rows = batches[0][1].source_rows.get(source.name, source.rows)
