@@ -83,6 +83,16 @@ def _progress(enabled: bool) -> Iterator[Any]:
         yield tick
 
 
+def _show(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], right: tuple[str, ...] = ()) -> None:
+    """Print rows as a Rich table (columns named in ``right`` are right-aligned)."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="right" if col in right else "left")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+
+
 def _open(workspace: Path, user: str | None) -> api.Workspace:
     return api.open_workspace(workspace, actor=user)
 
@@ -263,13 +273,20 @@ def merge_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: st
     if as_json:
         _emit_json(rows)
         return
-    table = Table(title="identity merges")
-    for col in ("id", "survivor", "members", "matched on", "undone"):
-        table.add_column(col)
-    for m in rows:
-        matched = "; ".join(f"{e['key']}: {', '.join(e['records'])}" for e in m["evidence"])
-        table.add_row(str(m["merge_id"]), m["survivor"], ", ".join(m["members"]), matched, m["undone_at"] or "")
-    out.print(table)
+    _show(
+        "identity merges",
+        ("id", "survivor", "members", "matched on", "undone"),
+        [
+            (
+                m["merge_id"],
+                m["survivor"],
+                ", ".join(m["members"]),
+                "; ".join(f"{e['key']}: {', '.join(e['records'])}" for e in m["evidence"]),
+                m["undone_at"],
+            )
+            for m in rows
+        ],
+    )
 
 
 @merge_app.command("undo")
@@ -332,12 +349,11 @@ def audit(limit: int = typer.Option(50, "--limit"), workspace: Path = WorkspaceO
     if as_json:
         _emit_json(entries)
         return
-    table = Table(title="audit log")
-    for col in ("id", "at", "actor", "action", "target", "outcome"):
-        table.add_column(col)
-    for e in entries:
-        table.add_row(str(e["id"]), e["at"], e["actor"], e["action"], e["target"], e["outcome"])
-    out.print(table)
+    _show(
+        "audit log",
+        ("id", "at", "actor", "action", "target", "outcome"),
+        [(e["id"], e["at"], e["actor"], e["action"], e["target"], e["outcome"]) for e in entries],
+    )
 
 
 @app.command("refresh")
@@ -629,14 +645,15 @@ def segment_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: 
     if as_json:
         _emit_json(rows)
         return
-    table = Table(title="segments")
-    for col in ("name", "customers", "rule", "by", "updated"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r["name"], "—" if r["customers"] is None else f"{r['customers']:,}", r["rule"], r["by"], r["updated_at"]
-        )
-    out.print(table)
+    _show(
+        "segments",
+        ("name", "customers", "rule", "by", "updated"),
+        [
+            (r["name"], "—" if r["customers"] is None else f"{r['customers']:,}", r["rule"], r["by"], r["updated_at"])
+            for r in rows
+        ],
+        right=("customers",),
+    )
 
 
 @segment_app.command("show")
