@@ -175,7 +175,9 @@ def reasons_expr(pairs: list[tuple[str, str]]) -> str:
     if not pairs:
         return "CAST([] AS VARCHAR[])"
     items = ", ".join(f"CASE WHEN COALESCE({cond}, false) THEN {sql_str(code)} END" for cond, code in pairs)
-    return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+    any_bad = " OR ".join(f"COALESCE({cond}, false)" for cond, _ in pairs)
+    # the list is built only for the (few) rows that break a rule
+    return f"CASE WHEN {any_bad} THEN list_filter([{items}], lambda x: x IS NOT NULL) ELSE CAST([] AS VARCHAR[]) END"
 
 
 def reason_text(code: str) -> str:
