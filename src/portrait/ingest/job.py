@@ -22,7 +22,7 @@ from portrait.clean.identity import MergeOutcome, merge_identities
 from portrait.clean.parse import q, sql_str
 from portrait.clean.pipeline import BatchCleaner, TableStats
 from portrait.engine import run, scalar
-from portrait.errors import InputError, PortraitError
+from portrait.errors import InputError, PortraitError, WorkspaceError
 from portrait.ingest.mapping import ColumnMap, map_columns, read_mapping_file
 from portrait.ingest.readers import Source, csv_error, stage_file, stage_sql
 from portrait.schema import CUSTOMERS, Table, get_table
@@ -308,5 +308,15 @@ def _run(
             f"loading into {ws.warehouse_path.name} failed ({str(exc).splitlines()[0]}); nothing was changed"
         ) from None
     finally:
-        run(con, "DETACH wh")
+        committed = "report" in locals()
+        try:
+            run(con, "DETACH wh")
+        except duckdb.Error as exc:
+            reason = str(exc).split("Original error: ")[-1].splitlines()[0]
+            if committed:
+                raise WorkspaceError(
+                    f"{ws.warehouse_path.name}: the import was saved in the warehouse log, but writing the warehouse "
+                    f"file failed ({reason}); free disk space — the log is applied the next time it opens"
+                ) from None
+            raise
     return report
