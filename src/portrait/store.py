@@ -6,12 +6,14 @@ The warehouse holds data; the store holds who may see it and what happened.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from portrait.errors import InputError, NotFound, WorkspaceError
@@ -104,18 +106,42 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url)
+        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _session(self, write: bool = False) -> Iterator[Session]:
+        """A session; an unreachable store is a WorkspaceError naming it (and nothing is half-written)."""
+        try:
+            with Session(self.engine) as session:
+                if write:
+                    with session.begin():
+                        yield session
+                else:
+                    yield session
+        except (OperationalError, InterfaceError) as exc:
+            first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+            raise WorkspaceError(
+                f"the store {self.safe_url} is unavailable ({first}); start it or set PORTRAIT_STORE_URL"
+            ) from None
 
     def create(self) -> None:
         """Create the store's tables if missing."""
         try:
             Base.metadata.create_all(self.engine)
-        except OperationalError as exc:
-            raise WorkspaceError(f"store {self.url} is unavailable: {exc.orig}") from None
+        except (OperationalError, InterfaceError) as exc:
+            first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+            raise WorkspaceError(
+                f"the store {self.safe_url} is unavailable ({first}); start it or set PORTRAIT_STORE_URL"
+            ) from None
 
     def audit(self, actor: str, action: str, target: str = "", outcome: str = "ok", **detail: Any) -> None:
         """Append an entry to the audit log."""
-        with Session(self.engine) as session, session.begin():
+        with self._session(write=True) as session:
             session.add(
                 AuditEntry(
                     at=datetime.now(UTC).replace(tzinfo=None),
@@ -132,7 +158,7 @@ class Store:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         if action:
             query = query.where(AuditEntry.action == action)
-        with Session(self.engine) as session:
+        with self._session() as session:
             return [
                 {
                     "id": e.id,
@@ -148,7 +174,7 @@ class Store:
 
     def start_job(self, kind: str, actor: str, **detail: Any) -> int:
         """Record a job as running; return its id."""
-        with Session(self.engine) as session, session.begin():
+        with self._session(write=True) as session:
             job = Job(
                 kind=kind, status="running", actor=actor, started_at=_now(), detail=json.dumps(detail, default=str)
             )
@@ -158,7 +184,7 @@ class Store:
 
     def update_job(self, job_id: int, **changes: Any) -> None:
         """Change a job's status, stage, message or detail (finished_at is set when it stops running)."""
-        with Session(self.engine) as session, session.begin():
+        with self._session(write=True) as session:
             job = session.get(Job, job_id)
             if job is None:
                 return
@@ -172,7 +198,7 @@ class Store:
         query = select(Job).order_by(Job.id.desc()).limit(limit)
         if kind:
             query = query.where(Job.kind == kind)
-        with Session(self.engine) as session:
+        with self._session() as session:
             return [
                 {
                     "id": j.id,
@@ -190,12 +216,12 @@ class Store:
 
     def add_manual_tag(self, user_id: str, tag: str, value: str, actor: str, why: str) -> None:
         """Record a manual tag."""
-        with Session(self.engine) as session, session.begin():
+        with self._session(write=True) as session:
             session.add(ManualTag(user_id=user_id, tag=tag, value=value, actor=actor, at=_now(), why=why))
 
     def manual_tags(self) -> list[dict[str, Any]]:
         """Every manual tag, oldest first (a later one on the same customer and tag wins)."""
-        with Session(self.engine) as session:
+        with self._session() as session:
             return [
                 {
                     "user_id": m.user_id,
@@ -210,7 +236,7 @@ class Store:
 
     def save_segment(self, name: str, rule: str, description: str, actor: str) -> None:
         """Save (or replace) a segment definition."""
-        with Session(self.engine) as session, session.begin():
+        with self._session(write=True) as session:
             seg = session.scalar(select(Segment).where(Segment.name == name))
             if seg is None:
                 session.add(Segment(name=name, rule=rule, description=description, actor=actor, updated_at=_now()))
@@ -219,7 +245,7 @@ class Store:
 
     def segments(self) -> list[dict[str, Any]]:
         """Every saved segment."""
-        with Session(self.engine) as session:
+        with self._session() as session:
             return [
                 {
                     "name": s.name,
@@ -240,7 +266,7 @@ class Store:
         if role not in ROLES:
             raise InputError(f"unknown role '{role}': choose one of {', '.join(ROLES)}")
         try:
-            with Session(self.engine) as session, session.begin():
+            with self._session(write=True) as session:
                 session.add(User(name=name, role=role, created_at=datetime.now(UTC).replace(tzinfo=None)))
         except IntegrityError:
             raise InputError(f"user '{name}' exists already; use `portrait user role {name} ROLE`") from None
@@ -249,7 +275,7 @@ class Store:
         """Change a user's role."""
         if role not in ROLES:
             raise InputError(f"unknown role '{role}': choose one of {', '.join(ROLES)}")
-        with Session(self.engine) as session, session.begin():
+        with self._session(write=True) as session:
             user = session.scalar(select(User).where(User.name == name))
             if user is None:
                 raise NotFound(f"no user '{name}'; add it with `portrait user add {name} --role {role}`")
@@ -257,12 +283,12 @@ class Store:
 
     def users(self) -> list[dict[str, str]]:
         """Return every user with their role."""
-        with Session(self.engine) as session:
+        with self._session() as session:
             return [{"name": u.name, "role": u.role} for u in session.scalars(select(User).order_by(User.name))]
 
     def role_of(self, name: str) -> str:
         """Return the role of a user; the default local actor is an analyst."""
-        with Session(self.engine) as session:
+        with self._session() as session:
             user = session.scalar(select(User).where(User.name == name))
         if user is None:
             if name == DEFAULT_ACTOR:
