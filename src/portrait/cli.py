@@ -30,11 +30,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 merge_app = typer.Typer(help="Identity merges: list them, undo one.", no_args_is_help=True)
+analyze_app = typer.Typer(help="Analyses: portrait dimensions, cohort retention, channels.", no_args_is_help=True)
 tags_app = typer.Typer(help="The tag system: definitions, statistics, history, manual tags.", no_args_is_help=True)
 segment_app = typer.Typer(help="Segments: define, preview, list, show, export, compare.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and roles.", no_args_is_help=True)
 app.add_typer(merge_app, name="merge")
 app.add_typer(tags_app, name="tags")
+app.add_typer(analyze_app, name="analyze")
 app.add_typer(segment_app, name="segment")
 app.add_typer(user_app, name="user")
 
@@ -738,6 +740,105 @@ def segment_compare(
     )
     for d in result["differences"][:10]:
         out.print(f"  {d['dimension']}={d['value']}: {d['share_a']:.1%} vs {d['share_b']:.1%}", markup=False)
+
+
+@analyze_app.command("dimensions")
+def analyze_dimensions(
+    segment: str | None = typer.Option(None, "--segment", help="A saved segment's name (default: all customers)."),
+    rule: str | None = typer.Option(None, "--rule", help="Or a segment rule."),
+    age_scheme: str = typer.Option(
+        "default", "--age-scheme", help="default (18-25/26-35/36-45/46+) or fine (5-year bands)."
+    ),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Counts and shares by gender, region, age band, occupation, terminal, source, order hour and count; products."""
+    from portrait import analysis, segments
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        chosen = segments.get(ws, segment)["rule"] if segment else rule
+        result = analysis.dimensions(ws, chosen, age_scheme)
+    if as_json:
+        _emit_json(result)
+        return
+    out.print(f"{result['customers']:,} customers{' — ' + chosen if chosen else ''}", markup=False)
+    for dim, t in result["dimensions"].items():
+        if dim == "product_preference":
+            _show(
+                t["label"],
+                ("product", "orders", "avg price"),
+                [(r["product"], r["orders"], r["avg_price"]) for r in t["rows"][:10]],
+                right=("orders", "avg price"),
+            )
+        else:
+            _show(
+                t["label"],
+                ("value", "customers", "share"),
+                [(r["value"], f"{r['customers']:,}", f"{r['share']:.1%}") for r in t["rows"][:12]],
+                right=("customers", "share"),
+            )
+
+
+@analyze_app.command("cohort")
+def analyze_cohort(
+    months: int = typer.Option(12, "--months"),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Retention by first-purchase month (the share of each cohort buying k months later)."""
+    from portrait import analysis
+
+    with _user_errors():
+        result = analysis.cohorts(_open(workspace, user), months)
+    if as_json:
+        _emit_json(result)
+        return
+    _show(
+        "cohort retention",
+        ("cohort", "customers", *[f"+{k}" for k in range(months + 1)]),
+        [
+            (c["cohort"], c["customers"], *["" if r is None else f"{r:.0%}" for r in c["retention"]])
+            for c in result["cohorts"]
+        ],
+    )
+
+
+@analyze_app.command("channels")
+def analyze_channels(
+    start: str | None = typer.Option(None, "--from"),
+    end: str | None = typer.Option(None, "--to"),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """The channel table: uv, clicks, orders, conversion rate, cost, revenue, ROI."""
+    from portrait import analysis
+
+    with _user_errors():
+        result = analysis.channels(_open(workspace, user), start, end)
+    if as_json:
+        _emit_json(result)
+        return
+    _show(
+        "channels",
+        ("channel", "uv", "clicks", "orders", "conversion", "cost", "revenue", "ROI"),
+        [
+            (
+                c["channel"],
+                f"{c['uv']:,}",
+                f"{c['clicks']:,}",
+                f"{c['orders']:,}",
+                "" if c["conversion_rate"] is None else f"{c['conversion_rate']:.1%}",
+                f"{c['cost']:,.0f}",
+                f"{c['revenue']:,.0f}",
+                "" if c["roi"] is None else f"{c['roi']:.1f}",
+            )
+            for c in result["channels"]
+        ],
+    )
 
 
 @app.command("schedule")

@@ -46,6 +46,20 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
             WHERE CAST(o.order_time AS DATE) < {d}
             GROUP BY ALL""",
     )
+    # order lines (for product, category and basket analyses) and the channel statistics, as of the date
+    run(
+        con,
+        f"""CREATE OR REPLACE TABLE order_lines AS
+            SELECT COALESCE(i.customer_id, o.user_id) AS user_id, o.order_id, o.order_time, o.product_id,
+                   o.product_name, o.category, o.brand, CAST(o.unit_price AS DOUBLE) AS unit_price, o.quantity,
+                   CAST(o.amount AS DOUBLE) AS amount, COALESCE(o.status, 'paid') AS status, o.terminal, o.source
+            FROM raw.orders o LEFT JOIN identity i USING (user_id)
+            WHERE CAST(o.order_time AS DATE) < {d}""",
+    )
+    run(
+        con,
+        f"CREATE OR REPLACE TABLE channel_days AS SELECT * EXCLUDE (_key, _content_hash, _filled, _import_id, _source, _row) FROM raw.channels WHERE date < {d}",
+    )
     run(
         con,
         f"""CREATE OR REPLACE TABLE visit_days AS
