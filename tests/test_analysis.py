@@ -104,3 +104,31 @@ def test_analyze_cli(may):
         check=True,
     )
     assert json.loads(out.stdout)["customers"] == 2
+
+
+def test_funnel_by_hand(may):
+    result = analysis.funnel(may)
+    # first pv: A 04-30, B 05-05, C 04-25, F 05-02; only A carts (05-03 09:05), then buys at 10:00 (O2) and
+    # again on 05-20 (O3), both within 30 days of the first pv
+    assert [(t["step"], t["customers"]) for t in result["steps"]] == [
+        ("pv", 4),
+        ("cart", 1),
+        ("purchase", 1),
+        ("repurchase", 1),
+    ]
+    assert result["biggest_drop"] == {"from": "pv", "to": "cart", "lost_share": 0.75}
+    short = analysis.funnel(may, ["pv", "cart", "purchase", "repurchase"], window_days=5)
+    assert [t["customers"] for t in short["steps"]] == [4, 1, 1, 0]  # O3 is 20 days after the first pv
+    women = analysis.funnel(may, ["pv", "fav"], rule="gender = '女'")
+    assert [t["customers"] for t in women["steps"]] == [2, 0]  # B and C view; C's fav (05-28) is 33 days on
+    women = analysis.funnel(may, ["pv", "fav"], window_days=60, rule="gender = '女'")
+    assert [t["customers"] for t in women["steps"]] == [2, 1]
+
+
+def test_funnel_bad_steps(may):
+    with pytest.raises(InputError, match="unknown funnel step 'teleport'"):
+        analysis.funnel(may, ["pv", "teleport"])
+    with pytest.raises(InputError, match="at least two steps"):
+        analysis.funnel(may, ["pv"])
+    never = analysis.funnel(may, ["pv", "pay"])
+    assert never["steps"][1]["customers"] == 0 and never["biggest_drop"]["lost_share"] == 1.0

@@ -183,3 +183,97 @@ def channels(ws: Workspace, start: str | None = None, end: str | None = None) ->
         "definitions": {"conversion_rate": "orders / uv", "roi": "(revenue − cost) / cost"},
         "chart": {"type": "bar", "x": "channel", "y": "roi"},
     }
+
+
+FUNNEL_DEFAULT = ("pv", "cart", "purchase", "repurchase")
+EVENT_STEPS = ("pv", "click", "search", "fav", "cart", "order", "pay", "comment", "like")
+
+
+def funnel(
+    ws: Workspace,
+    steps: tuple[str, ...] | list[str] = FUNNEL_DEFAULT,
+    window_days: int = 30,
+    rule: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+) -> dict[str, Any]:
+    """An ordered funnel per customer: each step must follow the previous one within ``window_days`` of the first.
+
+    Steps are behaviour types (pv, cart, fav, order, pay …), ``purchase`` (a paid order) and
+    ``repurchase`` (another paid order after the one matched by the step before). The first step
+    must happen in [start, end] when given. Conversion per step and the biggest drop are named.
+    """
+    ws.require("read")
+    steps = [s.strip() for s in steps if s.strip()]
+    if len(steps) < 2:
+        raise InputError("a funnel needs at least two steps, e.g. pv,cart,purchase")
+    for s in steps:
+        if s not in EVENT_STEPS and s not in ("purchase", "repurchase"):
+            raise InputError(f"unknown funnel step '{s}': use {', '.join(EVENT_STEPS)}, purchase or repurchase")
+    if steps[0] in ("purchase", "repurchase"):
+        raise InputError("the first funnel step must be a behaviour (e.g. pv)")
+    if window_days < 1:
+        raise InputError("the funnel window must be at least 1 day")
+    with snapshots.reader(ws) as (con, snap):
+        where = _where(con, rule)
+        con.execute(f"ATTACH '{ws.warehouse_path}' AS raw (READ_ONLY)").fetchall()
+        try:
+            as_of = f"DATE '{snap.as_of}'"
+            first_cond = [f"CAST(e.behavior_time AS DATE) < {as_of}"]
+            params: list[Any] = []
+            if start:
+                first_cond.append("CAST(e.behavior_time AS DATE) >= CAST(? AS DATE)")
+                params.append(start)
+            if end:
+                first_cond.append("CAST(e.behavior_time AS DATE) <= CAST(? AS DATE)")
+                params.append(end)
+            ctes = [
+                "ev AS (SELECT COALESCE(i.customer_id, e.user_id) AS user_id, e.behavior_type, e.behavior_time AS t "
+                f"FROM raw.events e LEFT JOIN identity i USING (user_id) WHERE CAST(e.behavior_time AS DATE) < {as_of})",
+                "buy AS (SELECT user_id, order_time AS t FROM order_facts WHERE NOT refunded)",
+                f"members AS (SELECT user_id FROM segment_base WHERE {where})",
+                f"s0 AS (SELECT COALESCE(i.customer_id, e.user_id) AS user_id, min(e.behavior_time) AS t, "
+                f"min(e.behavior_time) AS t0 FROM raw.events e LEFT JOIN identity i USING (user_id) "
+                f"WHERE e.behavior_type = '{steps[0]}' AND {' AND '.join(first_cond)} "
+                f"AND COALESCE(i.customer_id, e.user_id) IN (SELECT user_id FROM members) GROUP BY 1)",
+            ]
+            for k, step in enumerate(steps[1:], start=1):
+                prev = f"s{k - 1}"
+                source = "buy x" if step in ("purchase", "repurchase") else "ev x"
+                kind = "" if step in ("purchase", "repurchase") else f"AND x.behavior_type = '{step}'"
+                after = ">" if step == "repurchase" else ">="  # a repurchase is a later order than the one before
+                ctes.append(
+                    f"s{k} AS (SELECT p.user_id, min(x.t) AS t, any_value(p.t0) AS t0 FROM {prev} p JOIN {source} "
+                    f"ON x.user_id = p.user_id {kind} AND x.t {after} p.t "
+                    f"AND x.t <= p.t0 + INTERVAL {int(window_days)} DAY GROUP BY p.user_id)"
+                )
+            counts = ", ".join(f"(SELECT count(*) FROM s{k})" for k in range(len(steps)))
+            row = con.execute(f"WITH {', '.join(ctes)} SELECT {counts}", params).fetchall()[0]
+        finally:
+            con.execute("DETACH raw").fetchall()
+    table = []
+    for k, (step, n) in enumerate(zip(steps, row, strict=True)):
+        prev = row[k - 1] if k else None
+        table.append(
+            {
+                "step": step,
+                "customers": n,
+                "conversion_from_previous": (n / prev if prev else None) if k else None,
+                "conversion_from_first": n / row[0] if row[0] else None,
+            }
+        )
+    drops = [
+        (1 - t["conversion_from_previous"], t["step"], table[k - 1]["step"])
+        for k, t in enumerate(table)
+        if k and t["conversion_from_previous"] is not None
+    ]
+    biggest = max(drops) if drops else None
+    return {
+        "snapshot": snap.id,
+        "as_of": snap.as_of,
+        "steps": table,
+        "window_days": window_days,
+        "rule": rule,
+        "biggest_drop": {"from": biggest[2], "to": biggest[1], "lost_share": biggest[0]} if biggest else None,
+        "chart": {"type": "funnel", "x": "step", "y": "customers"},
+    }

@@ -781,6 +781,45 @@ def analyze_dimensions(
             )
 
 
+@analyze_app.command("funnel")
+def analyze_funnel(
+    steps: str = typer.Option("pv,cart,purchase,repurchase", "--steps", help="Comma-separated steps."),
+    window: int = typer.Option(30, "--window", help="Days from the first step within which each later step counts."),
+    segment: str | None = typer.Option(None, "--segment", help="A saved segment's name."),
+    start: str | None = typer.Option(None, "--from", help="First step on or after this date."),
+    end: str | None = typer.Option(None, "--to", help="First step on or before this date."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """An ordered funnel per customer with conversion per step and the biggest drop named."""
+    from portrait import analysis, segments
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        rule = segments.get(ws, segment)["rule"] if segment else None
+        result = analysis.funnel(ws, steps.split(","), window, rule, start, end)
+    if as_json:
+        _emit_json(result)
+        return
+    _show(
+        f"funnel (window {window} days)",
+        ("step", "customers", "from previous", "from first"),
+        [
+            (
+                t["step"],
+                f"{t['customers']:,}",
+                "" if t["conversion_from_previous"] is None else f"{t['conversion_from_previous']:.1%}",
+                "" if t["conversion_from_first"] is None else f"{t['conversion_from_first']:.1%}",
+            )
+            for t in result["steps"]
+        ],
+    )
+    if result["biggest_drop"]:
+        d = result["biggest_drop"]
+        out.print(f"biggest drop: {d['from']} → {d['to']} loses {d['lost_share']:.1%}", markup=False)
+
+
 @analyze_app.command("cohort")
 def analyze_cohort(
     months: int = typer.Option(12, "--months"),
