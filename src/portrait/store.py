@@ -125,6 +125,7 @@ class Store:
                     yield session
         except (OperationalError, InterfaceError) as exc:
             first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+            self.engine.dispose()  # close the pooled connections the dead server left behind
             raise WorkspaceError(
                 f"the store {self.safe_url} is unavailable ({first}); start it or set PORTRAIT_STORE_URL"
             ) from None
@@ -135,6 +136,7 @@ class Store:
             Base.metadata.create_all(self.engine)
         except (OperationalError, InterfaceError) as exc:
             first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
+            self.engine.dispose()  # close the pooled connections the dead server left behind
             raise WorkspaceError(
                 f"the store {self.safe_url} is unavailable ({first}); start it or set PORTRAIT_STORE_URL"
             ) from None

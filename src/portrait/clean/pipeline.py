@@ -21,7 +21,7 @@ from portrait.config import PortraitConfig
 from portrait.engine import run, scalar
 from portrait.errors import InputError
 from portrait.privacy import Vault
-from portrait.schema import BOOL, DATE, HASHED_FIELDS, INT, MONEY, NUMBER, TEXT, TIMESTAMP, Table
+from portrait.schema import BOOL, DATE, HASHED_FIELDS, INT, MONEY, NUMBER, SQL_TYPES, TEXT, TIMESTAMP, Table
 from portrait.warehouse import OUTLIER_FIELDS, outlier_column, table_columns
 
 TYPED_FAILS = ("unparseable_number", "not_whole_number", "unparseable_date", "unparseable_bool")
@@ -81,6 +81,11 @@ class BatchCleaner:
         self.region_joins: list[tuple[str, str, dict[str, str]]] = []
         self.outlier_exprs: dict[str, str] = {}
         self.source_rows: dict[str, int] = {}
+        # changes to the deduplicated rows, applied as expressions (no UPDATE of a large table):
+        # column → SQL replacing it, extra SQL columns, and SQL lists appended to _filled
+        self.overrides: dict[str, str] = {}
+        self.extra: dict[str, str] = {}
+        self.filled_parts: list[str] = []
 
     # -- helpers -------------------------------------------------------------------------------------
     def _t(self, step: str) -> str:
@@ -245,6 +250,7 @@ class BatchCleaner:
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} SEMI JOIN {self._t('keep')} USING (_seq) GROUP BY user_id",
             )
             self.stats.merged_same_id = distinct - _count(con, f"SELECT count(*) FROM {self._t('k')}")
+            run(con, f"DROP TABLE {p}")
         else:
             run(
                 con,
@@ -257,26 +263,44 @@ class BatchCleaner:
                 self.stats.quarantined += conflicts
                 code = t.natural_key[0] + ":duplicate_key"
                 self.stats.quarantined_by_reason[code] = self.stats.quarantined_by_reason.get(code, 0) + conflicts
+            # a view: the deduplicated rows are read once more, when they are loaded
             run(
                 con,
-                f"CREATE OR REPLACE TABLE {self._t('k')} AS SELECT {cols}, _source, _fp, _seq, _row, _key, _content, "
+                f"CREATE OR REPLACE VIEW {self._t('k')} AS SELECT {cols}, _source, _fp, _seq, _row, _key, _content, "
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} "
                 f"SEMI JOIN (SELECT _seq FROM {self._t('keep')} WHERE _key_rank = 1) USING (_seq)",
             )
-        run(con, f"DROP TABLE {p}")
-        run(con, f"DROP TABLE {self._t('keep')}")
+        self._rebuild_view()
+
+    def _rebuild_view(self) -> None:
+        """(Re)define ``kf``: the deduplicated rows with every override, extra column and fill applied."""
+        replace = dict(self.overrides)
+        if self.filled_parts:
+            replace["_filled"] = f"list_concat(_filled, {', '.join(self.filled_parts)})"
+        parts = ", ".join(f"{expr} AS {q(col)}" for col, expr in replace.items())
+        extra = "".join(f", {expr} AS {q(col)}" for col, expr in self.extra.items())
+        run(
+            self.con,
+            f"CREATE OR REPLACE VIEW {self._t('kf')} AS SELECT *{f' REPLACE ({parts})' if parts else ''}{extra} "
+            f"FROM {self._t('k')}",
+        )
+
+    def _override(self, column: str, sql: str) -> None:
+        """Replace a column's value by ``sql`` (which may read the column as it was)."""
+        previous = self.overrides.get(column)
+        self.overrides[column] = sql if previous is None else sql.replace(q(column), f"({previous})")
+        self._rebuild_view()
 
     # -- 4. derived values ---------------------------------------------------------------------------
     def derive(self) -> None:
         """Derive missing amounts; standardise regions into province / city / tier (joined in at the end)."""
-        con, t, k = self.con, self.table, self._t("k")
+        con, t, k = self.con, self.table, self._t("kf")
         if t.name == "orders":
             n = _count(con, f"SELECT count(*) FROM {k} WHERE amount IS NULL")
             if n:
-                run(
-                    con,
-                    f"UPDATE {k} SET amount = CAST(greatest(quantity * unit_price - COALESCE(discount, 0), 0) "
-                    "AS DECIMAL(18,2)) WHERE amount IS NULL",
+                self._override(
+                    "amount",
+                    'COALESCE("amount", CAST(greatest(quantity * unit_price - COALESCE(discount, 0), 0) AS DECIMAL(18,2)))',
                 )
                 self._bump(self.stats.fixed, "amount", n)
             self._regions("ship_region", "ship_region", {"ship_province": "province", "ship_city": "city"})
@@ -286,8 +310,8 @@ class BatchCleaner:
                 "THEN province || region ELSE COALESCE(region, province, address) END"
             )
             # kept as a column: the address it may come from is sealed before the lookup joins in
-            run(con, f"ALTER TABLE {k} ADD COLUMN _rt VARCHAR")
-            run(con, f"UPDATE {k} SET _rt = {text}")
+            self.extra["_rt"] = text
+            self._rebuild_view()
             self._regions("_rt", "region", {"province": "province", "city": "city", "city_tier": "tier"})
             lookup = self.region_joins[-1][1]
             self._bump(
@@ -302,7 +326,7 @@ class BatchCleaner:
 
     def _regions(self, text_sql: str, source_field: str, targets: dict[str, str]) -> None:
         """Look up the distinct region texts once; the lookup joins into the final table."""
-        con, k = self.con, self._t("k")
+        con, k = self.con, self._t("kf")
         distinct = [
             r[0] for r in con.execute(f"SELECT DISTINCT {text_sql} FROM {k} WHERE {text_sql} IS NOT NULL").fetchall()
         ]
@@ -337,7 +361,7 @@ class BatchCleaner:
     # -- 5. missing values ---------------------------------------------------------------------------
     def fill_missing(self) -> None:
         """Fill key fields under the threshold (median/mean, mode); mark the rest unknown, with the reason."""
-        con, k, cfg = self.con, self._t("k"), self.cfg
+        con, k, cfg = self.con, self._t("kf"), self.cfg
         fields = [
             n
             for n in cfg.key_fields.get(self.table.name, [])
@@ -367,29 +391,20 @@ class BatchCleaner:
                 value = scalar(con, f"SELECT {value_sql} FROM {k}")
                 if value is None:
                     continue
-                run(
-                    con,
-                    f"UPDATE {k} SET {q(name)} = ?, _filled = list_append(_filled, {sql_str(name)}) WHERE {q(name)} IS NULL",
-                    [value],
-                )
+                literal = sql_str(str(value)) if f.kind == TEXT else repr(value) if f.kind != MONEY else f"{value}"
+                self.filled_parts.append(f"CASE WHEN {q(name)} IS NULL THEN [{sql_str(name)}] ELSE [] END")
+                self._override(name, f"COALESCE({q(name)}, CAST({literal} AS {SQL_TYPES[f.kind]}))")
                 self._bump(self.stats.filled, name, missing)
                 self.stats.missing_decisions[name] = (
                     f"{missing} missing ({pct} < {cfg.missing_fill_below:.0%}): filled with the {how} {value}"
                 )
             else:
+                self.filled_parts.append(f"CASE WHEN {q(name)} IS NULL THEN [{sql_str(name + ':unknown')}] ELSE [] END")
                 if f.kind == TEXT:
-                    run(
-                        con,
-                        f"UPDATE {k} SET {q(name)} = ?, _filled = list_append(_filled, {sql_str(name + ':unknown')}) "
-                        f"WHERE {q(name)} IS NULL",
-                        [cfg.unknown_label],
-                    )
+                    self._override(name, f"COALESCE({q(name)}, {sql_str(cfg.unknown_label)})")
                     what = f"marked '{cfg.unknown_label}'"
                 else:
-                    run(
-                        con,
-                        f"UPDATE {k} SET _filled = list_append(_filled, {sql_str(name + ':unknown')}) WHERE {q(name)} IS NULL",
-                    )
+                    self._rebuild_view()
                     what = "left empty and marked unknown"
                 self._bump(self.stats.unknown, name, missing)
                 self.stats.missing_decisions[name] = (
@@ -399,7 +414,7 @@ class BatchCleaner:
     # -- 6. outliers ---------------------------------------------------------------------------------
     def flag_outliers(self) -> None:
         """Flag (never drop) values outside Q1−k·IQR…Q3+k·IQR and outside mean ± n·σ of the batch."""
-        con, k, cfg = self.con, self._t("k"), self.cfg
+        con, k, cfg = self.con, self._t("kf"), self.cfg
         fields = OUTLIER_FIELDS.get(self.table.name, ())
         if not fields:
             return
@@ -435,9 +450,13 @@ class BatchCleaner:
     # -- 7. final shape ------------------------------------------------------------------------------
     def finish(self) -> str:
         """Build the table in warehouse shape (regions joined, flags computed, personal fields sealed)."""
-        con, t, k = self.con, self.table, self._t("k")
+        con, t, k = self.con, self.table, self._t("kf")
         if t.name == "customers":
-            self._encrypt_personal()
+            # customers are one row per person (not many): materialise, then seal the personal fields
+            sealed = self._t("ks")
+            run(con, f"CREATE OR REPLACE TABLE {sealed} AS SELECT * FROM {k}")
+            self._encrypt_personal(sealed)
+            k = sealed
         have = self._columns(k)
         joins, from_lookup = [], {}
         for text_sql, lookup, targets in self.region_joins:
@@ -463,9 +482,9 @@ class BatchCleaner:
         run(con, f"CREATE OR REPLACE VIEW {ready} AS SELECT {', '.join(select)}, _fp FROM {k} {' '.join(joins)}")
         return ready
 
-    def _encrypt_personal(self) -> None:
-        """Replace clear personal values by tokens; add keyed hashes and a keyed content hash."""
-        con, k, vault = self.con, self._t("k"), self.vault
+    def _encrypt_personal(self, k: str) -> None:
+        """Replace clear personal values in table ``k`` by tokens; add keyed hashes and a keyed content hash."""
+        con, vault = self.con, self.vault
         personal = [f.name for f in self.table.fields if f.personal]
         clear = [f.name for f in self.table.fields]
         digest = (
