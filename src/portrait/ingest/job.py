@@ -256,8 +256,8 @@ def _run(
     # every batch has parsed its rows: the staged text is no longer needed
     run(con, "DROP VIEW IF EXISTS raw_main")
     run(con, "DROP VIEW IF EXISTS raw_cust")
-    for stage, source in zip(stages, sources, strict=True):
-        run(con, f"DROP {'VIEW' if source.format == 'csv' else 'TABLE'} IF EXISTS {stage}")
+    for stage in stages:
+        run(con, f"DROP TABLE IF EXISTS {stage}")
     for i, (t, cleaner) in enumerate(batches):
         ready.append((t, cleaner, cleaner.clean()))
         tick("clean", i + 1, len(batches))

@@ -251,17 +251,20 @@ def stage_csv(
     needs_copy = cr_only or encoding not in ("utf-8", "utf-8-sig")
     source_path = _transcode(path, encoding, tmpdir, cr_only) if needs_copy else path
     columns = {f"c{i}": "VARCHAR" for i in range(len(headers))}
-    # a view: the file is read once, by the cleaning pass (less memory and less work than a staged
-    # copy); CSV errors therefore surface while parsing, where csv_error turns them into one line
-    run(
-        con,
-        f"""CREATE OR REPLACE VIEW {stage} AS
-        SELECT *, row_number() OVER () + 1 AS _row FROM (
-          SELECT * FROM read_csv({_literal(str(source_path))}, header=true, auto_detect=false,
-                                 columns={columns!r}, delim={_literal(delim)}, quote='"', escape='"',
-                                 strict_mode=true, null_padding=false, max_line_size=10000000)
-        )""",
-    )
+    # staged as a table: numbering the rows is a serial pass, but the parse that follows then runs on
+    # every core (measured: 3.4 s against 4.4 s for 1 M rows on two idle cores, for ~1.5 GB more memory)
+    try:
+        run(
+            con,
+            f"""CREATE OR REPLACE TABLE {stage} AS
+            SELECT *, row_number() OVER () + 1 AS _row FROM (
+              SELECT * FROM read_csv({_literal(str(source_path))}, header=true, auto_detect=false,
+                                     columns={columns!r}, delim={_literal(delim)}, quote='"', escape='"',
+                                     strict_mode=true, null_padding=false, max_line_size=10000000)
+            )""",
+        )
+    except duckdb.Error as exc:
+        raise _csv_error(exc, path.name) from None
     return Source(
         str(path),
         "csv",
