@@ -40,7 +40,7 @@ app.add_typer(analyze_app, name="analyze")
 app.add_typer(segment_app, name="segment")
 app.add_typer(user_app, name="user")
 
-out = Console(highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 150)  # no terminal: wide enough for tables
 err = Console(stderr=True, highlight=False)
 
 WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder.")
