@@ -284,3 +284,14 @@ def test_old_mac_line_endings_import(ws, tmp_path, query):
     path.write_bytes("客户ID,性别\rC1,男\rC2,女\r".encode())
     import_files(ws, "customers", [path])
     assert query("SELECT user_id, gender FROM customers ORDER BY 1") == [("C1", "男"), ("C2", "女")]
+
+
+def test_two_files_with_bad_rows_on_the_same_line_both_reach_quarantine(ws, write_csv, query):
+    a = _orders(write_csv, [["O1", "C1", "2024-05-01", "-1", "1", "P1", "手机"]], "a.csv")
+    b = _orders(write_csv, [["O2", "C1", "not a date", "5", "1", "P1", "手机"]], "b.csv")
+    report = import_files(ws, "orders", [a, b])
+    assert report.tables["orders"]["quarantined"] == 2
+    assert query("SELECT source, source_row, reasons FROM quarantine ORDER BY source") == [
+        ("a.csv", 2, ["amount:negative"]),
+        ("b.csv", 2, ["order_time:unparseable_date"]),
+    ]

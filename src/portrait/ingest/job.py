@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from portrait.clean.identity import MergeOutcome, merge_identities
 from portrait.clean.parse import q, sql_str
@@ -146,19 +147,32 @@ def _load(
         f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = n._key)",
     )
     stats.accepted = scalar(con, f"SELECT count(*) FROM {target}") - before  # type: ignore[index]
-    # quarantine: raw values are sealed (they may hold personal data); same file + row is kept once
-    rows = con.execute(
-        f"SELECT _source, _fp, _row, _reasons, raw FROM {quarantine} qq WHERE NOT EXISTS ("
-        f"SELECT 1 FROM wh.quarantine w WHERE w.table_name = ? AND w.fingerprint = qq._fp AND w.source_row = qq._row "
-        f"AND w.reasons = qq._reasons)",
-        [table.name],
-    ).fetchall()
-    if rows:
-        sealed = ws.vault.encrypt_many([r[4] for r in rows])
-        con.executemany(
-            "INSERT INTO wh.quarantine VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [(import_id, table.name, r[0], r[1], r[2], r[3], s) for r, s in zip(rows, sealed, strict=False)],
+    # quarantine: raw values are sealed (they may hold personal data); same file + row is kept once.
+    # Sealing is per value (Python), loading is one set-based insert from an Arrow batch.
+    new_rows = con.sql(
+        f"SELECT _fp, _row, raw FROM {quarantine} qq WHERE NOT EXISTS ("
+        f"SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} AND w.fingerprint = qq._fp "
+        f"AND w.source_row = qq._row AND w.reasons = qq._reasons) ORDER BY _fp, _row"
+    ).to_arrow_table()
+    if new_rows.num_rows:
+        sealed = pa.table(
+            {
+                "_fp": new_rows.column("_fp"),
+                "_row": new_rows.column("_row"),
+                "sealed": pa.array(ws.vault.encrypt_many(new_rows.column("raw").to_pylist()), pa.string()),
+            }
         )
+        con.register("_sealed_quarantine", sealed)
+        try:
+            run(
+                con,
+                f"INSERT INTO wh.quarantine SELECT {import_id}, {sql_str(table.name)}, qq._source, qq._fp, qq._row, "
+                f"qq._reasons, s.sealed, now()::TIMESTAMP FROM {quarantine} qq JOIN _sealed_quarantine s USING (_fp, _row) "
+                f"WHERE NOT EXISTS (SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} "
+                f"AND w.fingerprint = qq._fp AND w.source_row = qq._row AND w.reasons = qq._reasons)",
+            )
+        finally:
+            con.unregister("_sealed_quarantine")
 
 
 def import_files(
