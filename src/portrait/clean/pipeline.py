@@ -217,7 +217,7 @@ class BatchCleaner:
                 + f" FROM {self._t('p')} WHERE len(_reasons) = 0"
             ).fetchall()[0]
             for name, n in zip(fixed_cols, counts, strict=False):
-                self._bump(self.stats.fixed, name, int(n))
+                self._bump(self.stats.fixed, name, int(n or 0))
 
     def _columns(self, name: str) -> set[str]:
         return {r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()}
