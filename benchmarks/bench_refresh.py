@@ -997,7 +997,7 @@ def docs_section(
                 f"{meta['generate_seconds']:.0f} s; import {total:.0f} s ({each})"
                 + (f"; peak RSS of the build {gib(meta['build_peak_rss'])}" if meta.get("build_peak_rss") else "")
                 + (
-                    f'. The import ran with `[engine] memory_limit = "{meta["import_memory_limit"]}"`: with the '
+                    f'. The events were imported with `[engine] memory_limit = "{meta["import_memory_limit"]}"`: with the '
                     "default 3GB, importing the 100 M events fails with DuckDB's out-of-memory error in the "
                     "outlier quartiles (`clean/pipeline.py`, `flag_outliers`); the refreshes use the default."
                     if meta.get("import_memory_limit", "3GB") != "3GB"
