@@ -18,7 +18,8 @@ rows / seconds; the ratio is pandas seconds / portrait seconds. Both sides must 
 ``--big`` also builds an orders CSV of about 2 GiB and imports it once with portrait, to show that peak
 memory stays flat as the file grows. ``--profile`` times every engine statement of one more portrait import of
 the largest size (``benchmarks/profile_import.py``). ``--write-docs`` rewrites the "## Import" section of
-docs/benchmarks.md (created with a machine header when missing; other sections are kept).
+docs/benchmarks.md (created with a machine header when missing; other sections are kept); ``--docs-only``
+rewrites it from the last run's benchmarks/data/import-results.json without measuring anything.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ BIG_BYTES = 2 * 1024**3  # the "2 GB" file: 2 GiB of CSV
 TOOLS = ("portrait", "pandas")
 PROFILE_SCRIPT = ROOT / "benchmarks" / "profile_import.py"
 PROFILE_TOP = 6
+RESULTS = DATA / "import-results.json"
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -412,15 +414,25 @@ def busy(results: list[dict[str, Any]]) -> bool:
     return statistics.median(x for r in results for t in TOOLS for x in r[t]["load_before"]) >= 0.5
 
 
-def docs_section(
-    command: str,
-    runs_note: str,
-    results: list[dict[str, Any]],
-    big: dict[str, Any] | None,
-    profile: dict[str, Any] | None,
-    version: dict[str, Any],
-) -> str:
-    m = machine()
+def runs_line(results: list[dict[str, Any]]) -> str:
+    def runs(r: dict[str, Any], tool: str) -> str:
+        seconds = ", ".join(f"{x:.1f}" for x in r[tool]["all_seconds"])
+        load = ", ".join(f"{x:.1f}" for x in r[tool]["load_before"])
+        return f"{tool} {seconds} (load {load})"
+
+    parts = [f"{r['rows']:,} rows: {runs(r, 'portrait')}; {runs(r, 'pandas')}" for r in results]
+    return "Single runs, seconds in run order, with the load average just before each: " + " — ".join(parts) + "."
+
+
+def docs_section(record: dict[str, Any]) -> str:
+    command, results, big = record["command"], record["sizes"], record["big"]
+    profile, version, m = record["profile"], record["portrait"], record["machine"]
+    counts = sorted({r["portrait"]["runs"] for r in results} | {r["pandas"]["runs"] for r in results})
+    runs_note = (
+        f"{counts[0]} per tool and size"
+        if len(counts) == 1
+        else ", ".join(f"{r['rows']:,} rows: {r['portrait']['runs']}" for r in results) + " per tool"
+    )
     code = f"portrait at commit `{version['commit']}`" + (
         " with uncommitted changes in `src/`" if version["src_modified"] else ""
     )
@@ -462,6 +474,8 @@ def docs_section(
         "",
         *table_lines(results),
         "",
+        para(runs_line(results)),
+        "",
     ]
     if big:
         b = big["portrait"]
@@ -501,10 +515,11 @@ def write_docs(section: str) -> None:
     if DOCS.exists():
         text = DOCS.read_text(encoding="utf-8")
     else:
-        text = (
-            "# Benchmarks\n\nMeasured speed and memory of Portrait, each section with the command that produced it "
-            f"(how to run them: `benchmarks/README.md`).\n\nMachine: {machine_line(machine())}.\n"
+        intro = (
+            "Measured speed and memory of Portrait, each section with the command that produced it "
+            "(how to run them: `benchmarks/README.md`)."
         )
+        text = f"# Benchmarks\n\n{para(intro)}\n\n{para(f'Machine: {machine_line(machine())}.')}\n"
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.strip() == "## Import"), None)
     if start is None:
@@ -533,7 +548,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also profile one portrait import of the largest size (statement timings)",
     )
+    parser.add_argument(
+        "--docs-only",
+        action="store_true",
+        help=f"measure nothing: rewrite the docs section from the last run's {RESULTS.name} (its figures and command)",
+    )
     args = parser.parse_args(argv)
+    if args.docs_only:
+        write_docs(docs_section(json.loads(RESULTS.read_text())))
+        return 0
     sizes = parse_list(args.sizes)
     runs = parse_list(args.runs)
     if len(runs) == 1:
@@ -573,15 +596,9 @@ def main(argv: list[str] | None = None) -> int:
         "big": big,
         "profile": profile,
     }
-    (DATA / "import-results.json").write_text(json.dumps(record, indent=1))
+    RESULTS.write_text(json.dumps(record, indent=1))
     if args.write_docs:
-        counts = sorted(set(runs))
-        runs_note = (
-            f"{counts[0]} per tool and size"
-            if len(counts) == 1
-            else ", ".join(f"{r['rows']:,} rows: {r['portrait']['runs']}" for r in results) + " per tool"
-        )
-        write_docs(docs_section(command, runs_note, results, big, profile, version))
+        write_docs(docs_section(record))
     return 0
 
 

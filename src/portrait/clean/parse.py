@@ -93,7 +93,8 @@ class FieldRule:
 
 
 def _number(v: str) -> str:
-    return f"TRY_CAST(regexp_replace({v}, '{NUMBER_NOISE}', '', 'g') AS DOUBLE)"
+    # the regular expression runs only on values that are not plain numbers already
+    return f"COALESCE(TRY_CAST({v} AS DOUBLE), TRY_CAST(regexp_replace({v}, '{NUMBER_NOISE}', '', 'g') AS DOUBLE))"
 
 
 def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
