@@ -295,3 +295,13 @@ def test_two_files_with_bad_rows_on_the_same_line_both_reach_quarantine(ws, writ
         ("a.csv", 2, ["amount:negative"]),
         ("b.csv", 2, ["order_time:unparseable_date"]),
     ]
+
+
+def test_large_batches_estimate_quartiles_and_still_flag_outliers(ws, write_csv, query, monkeypatch):
+    import portrait.clean.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "EXACT_QUANTILE_ROWS", 10)  # take the estimating path on a small file
+    rows = [[f"O{i:02d}", "C1", "2024-05-01", str(100 + i % 5), "1", "P1", "手机"] for i in range(30)]
+    rows.append(["O99", "C1", "2024-05-01", "100000", "1", "P1", "手机"])
+    import_files(ws, "orders", [_orders(write_csv, rows)])
+    assert query("SELECT order_id FROM orders WHERE outlier_iqr_amount") == [("O99",)]

@@ -26,6 +26,7 @@ from portrait.warehouse import OUTLIER_FIELDS, outlier_column, table_columns
 
 TYPED_FAILS = ("unparseable_number", "not_whole_number", "unparseable_date", "unparseable_bool")
 PERSONAL_BATCH = 100_000
+EXACT_QUANTILE_ROWS = 5_000_000  # outlier quartiles are exact up to this many rows in a batch
 
 
 @dataclass
@@ -418,9 +419,11 @@ class BatchCleaner:
         fields = OUTLIER_FIELDS.get(self.table.name, ())
         if not fields:
             return
+        # exact quartiles hold every value in memory: past EXACT_QUANTILE_ROWS use the t-digest estimate
+        quartiles = "quantile_cont" if self.stats.rows_read <= EXACT_QUANTILE_ROWS else "approx_quantile"
         stats = con.execute(
             "SELECT "
-            + ", ".join(f"quantile_cont({q(n)}, [0.25, 0.75]), avg({q(n)}), stddev_pop({q(n)})" for n in fields)
+            + ", ".join(f"{quartiles}({q(n)}, [0.25, 0.75]), avg({q(n)}), stddev_pop({q(n)})" for n in fields)
             + f" FROM {k}"
         ).fetchall()[0]
         for i, name in enumerate(fields):
