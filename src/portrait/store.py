@@ -15,6 +15,7 @@ from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import NullPool
 
 from portrait.errors import InputError, NotFound, WorkspaceError
 
@@ -106,7 +107,9 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, pool_pre_ping=True)
+        # a server store gets no connection pool: each session opens and closes its own connection,
+        # so nothing is left open when a workspace object goes away (the store is not on a hot path)
+        self.engine: Engine = create_engine(url) if url.startswith("sqlite") else create_engine(url, poolclass=NullPool)
 
     @property
     def safe_url(self) -> str:
