@@ -34,6 +34,7 @@ def test_customer_table_features_by_hand(ws, tmp_path):
         "facts",
         "customer_table",
         "rfm",
+        "models",
         "scores",
         "tags",
     }

@@ -43,13 +43,14 @@ class Stage:
 
 
 def _stages() -> list[Stage]:
-    from portrait import features, rfm, scores, tags
+    from portrait import features, models, rfm, scores, tags
 
     return [
         Stage("facts", lambda con, as_of, ws: features.build_facts(con, as_of)),
         Stage("customer_table", lambda con, as_of, ws: features.build_customer_table(con, as_of, ws.config)),
         Stage("rfm", lambda con, as_of, ws: rfm.build_rfm(con, ws.config)),
         Stage("scores", lambda con, as_of, ws: scores.build_scores(con)),
+        Stage("models", lambda con, as_of, ws: models.build_all(con, as_of, ws)),
         Stage("tags", lambda con, as_of, ws: tags.build_tags(con, ws, as_of)),
     ]
 

@@ -273,12 +273,17 @@ def base_fields(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def build_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: date) -> None:
     """Compute every tag (``tag_values``, ``tag_definitions``) and append changes to ``tag_history``."""
+    from portrait.models import output_tables
+
+    model_joins = "".join(f" LEFT JOIN {t} USING (user_id)" for t in output_tables(con))
     run(
         con,
         f"""CREATE OR REPLACE VIEW {BASE_VIEW} AS
-            SELECT c.*, s.consumption_score, s.loyalty_score, s.activity_score, s.demand_score,
-                   r.r_score, r.f_score, r.m_score, r.rfm_group
-            FROM customer_table c LEFT JOIN scores s USING (user_id) LEFT JOIN rfm r USING (user_id)""",
+            SELECT *
+            FROM customer_table c
+            LEFT JOIN (SELECT user_id, consumption_score, loyalty_score, activity_score, demand_score FROM scores) s
+              USING (user_id)
+            LEFT JOIN (SELECT user_id, r_score, f_score, m_score, rfm_group FROM rfm) r USING (user_id){model_joins}""",
     )
     tags = tag_library(ws)
     fields = base_fields(con)
