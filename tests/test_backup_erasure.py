@@ -13,7 +13,7 @@ from portrait.erasure import forget
 from portrait.errors import InputError, NotFound, PermissionDenied
 from portrait.ingest.job import import_files
 from portrait.refresh import refresh
-from portrait.tags import add_manual_tag
+from portrait.tags import add_manual_tag, tag_history
 from portrait.workspace import open_workspace
 from tests.shops import load_may_shop, write
 
@@ -29,6 +29,7 @@ def _all_tables(path):
 
 def test_backup_and_restore_round_trip_every_table(ws, tmp_path):
     load_may_shop(ws, tmp_path)
+    refresh(ws, date(2024, 6, 1))
     refresh(ws, date(2024, 9, 1))
     result = backup.backup(ws, tmp_path / "bk", include_key=True)
     assert result["row_counts"]["warehouse"]["orders"] == 9
@@ -41,6 +42,8 @@ def test_backup_and_restore_round_trip_every_table(ws, tmp_path):
     assert snap.as_of == "2024-09-01"
     assert _all_tables(snapshots.folder(ws2) / snap.file) == _all_tables(snapshots.folder(ws) / snap.file)
     assert restored["note"] == ""
+    assert tag_history(ws2, "A") == tag_history(ws, "A")  # earlier refreshes' tag changes came along
+    assert any(c["as_of"] == "2024-06-01" for c in tag_history(ws2, "A")["changes"])
     from portrait.customers import customer_record
 
     assert customer_record(ws2, "A")["user_name"] == "张*"  # the key came along
@@ -95,6 +98,16 @@ def test_forget_leaves_no_trace_in_any_file(ws, tmp_path):
     for trace in (target, "CUS-OLD-ACCOUNT-9"):
         assert trace.encode() not in after, f"{trace} is still in a workspace file"
     assert control.encode() in after  # the scan would see an id if it were there
+    # the tag history is kept in compressed Parquet files, where a byte scan proves nothing: read them
+    history = sorted((ws.path / snapshots.SNAPSHOT_DIR / "tag_history").glob("*.parquet"))
+    assert len(history) == 2
+    con = duckdb.connect()
+    kept = {
+        r[0]
+        for r in con.execute("SELECT DISTINCT user_id FROM read_parquet(?)", [[str(p) for p in history]]).fetchall()
+    }
+    con.close()
+    assert control in kept and target not in kept and "CUS-OLD-ACCOUNT-9" not in kept
     entry = admin.store.audit_entries(1)[0]
     assert entry["action"] == "forget" and entry["target"].startswith("erased:")
     assert target not in json.dumps(admin.store.audit_entries(500))

@@ -10,7 +10,15 @@ import pytest
 from portrait import snapshots
 from portrait.errors import ConfigError
 from portrait.refresh import RefreshError, refresh
-from portrait.tags import add_manual_tag, default_library, load_tag_file, tag_history, tag_library, tag_stats
+from portrait.tags import (
+    add_manual_tag,
+    default_library,
+    history_folder,
+    load_tag_file,
+    tag_history,
+    tag_library,
+    tag_stats,
+)
 from tests.shops import load_may_shop
 
 
@@ -50,6 +58,22 @@ def test_history_records_moves_between_refreshes(may):
     ]
     stats = {t["tag"]: t for t in tag_stats(may)["tags"]}
     assert stats["活跃度"]["moved_since_last_refresh"] == 4  # A, B, C, F went from 中活跃 to 低活跃
+    # the second snapshot stores only its own changes; the first one's are kept in the history folder
+    with snapshots.reader(may) as (con, snap):
+        assert con.execute("SELECT count(*) FROM tag_changes WHERE tag = '活跃度'").fetchall()[0][0] == 4
+        assert (
+            con.execute("SELECT count(*) FROM tag_changes WHERE old_value IS NOT DISTINCT FROM new_value").fetchall()[
+                0
+            ][0]
+            == 0
+        )
+    kept = sorted(p.name for p in history_folder(may).glob("*.parquet"))
+    assert kept == ["changes-000001.parquet", "changes-000002.parquet"]
+    # a refresh that died between publishing and filing its changes: the next refresh files them first
+    (history_folder(may) / "changes-000002.parquet").unlink()
+    refresh(may, date(2024, 9, 1))
+    assert [c for c in tag_history(may, "A")["changes"] if c["tag"] == "活跃度"] == changes
+    assert len(list(history_folder(may).glob("*.parquet"))) == 3
     assert stats["活跃度"]["coverage"] == 1.0 and stats["活跃度"]["values"] == {"低活跃": 6}
     assert stats["品类偏好"]["coverage"] == pytest.approx(4 / 6)
 

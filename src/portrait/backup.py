@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from portrait import __version__, snapshots
+from portrait import __version__, snapshots, tags
 from portrait.config import CONFIG_NAME
 from portrait.errors import InputError, WorkspaceError
 from portrait.workspace import KEY_NAME, STORE_NAME, WAREHOUSE_NAME, Workspace
@@ -92,6 +92,9 @@ def backup(ws: Workspace, folder: Path, include_key: bool = False) -> dict[str, 
             counts["snapshot"] = _copy_duckdb(
                 snapshots.folder(ws) / snap.file, tmp / snapshots.SNAPSHOT_DIR / snap.file
             )
+            history = tags.history_folder(ws)
+            if history.exists():
+                shutil.copytree(history, tmp / snapshots.SNAPSHOT_DIR / history.name)
         if include_key and (ws.path / KEY_NAME).exists():
             shutil.copy2(ws.path / KEY_NAME, tmp / KEY_NAME)
         manifest = {

@@ -17,7 +17,7 @@ import duckdb
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from portrait import snapshots
+from portrait import snapshots, tags
 from portrait.errors import NotFound, WorkspaceError
 from portrait.store import AuditEntry, ManualTag
 from portrait.workspace import Workspace
@@ -127,6 +127,19 @@ def forget(ws: Workspace, user_id: str) -> dict[str, Any]:
         ]
         con.close()
         _rewrite(path, [(f'DELETE FROM "{t}" WHERE list_contains(?, user_id)', [ids]) for t in tables])
+    history_files = sorted(tags.history_folder(ws).glob("changes-*.parquet"))
+    for path in history_files:
+        fresh = path.with_suffix(".erasing")
+        con = duckdb.connect()
+        try:
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet('{path}') WHERE NOT list_contains(?, user_id)) "
+                f"TO '{fresh}' (FORMAT parquet, COMPRESSION zstd)",
+                [ids],
+            ).fetchall()
+        finally:
+            con.close()
+        os.replace(fresh, path)
     with Session(ws.store.engine) as session, session.begin():
         manual = session.scalars(select(ManualTag).where(ManualTag.user_id.in_(ids))).all()
         session.execute(delete(ManualTag).where(ManualTag.user_id.in_(ids)))

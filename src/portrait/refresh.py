@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from portrait import snapshots
+from portrait import snapshots, tags
 from portrait.engine import run, scalar
 from portrait.errors import InputError, PortraitError, WorkspaceError
 from portrait.workspace import Workspace
@@ -109,6 +109,7 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
     stages = _stages()
     with _exclusive(ws):
         snapshots.remove_partials(ws)
+        tags.publish_history(ws)  # a refresh that died right after publishing left its changes unkept
         previous = snapshots.current(ws)
         job_id = ws.store.start_job("refresh", ws.actor, as_of=as_of)
         new_id, partial, final = snapshots.next_paths(ws)
@@ -162,6 +163,10 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
                 )
                 raise RefreshError(f"refresh failed at stage {stage_name}: {reason}; {kept}") from None
             raise
+        try:
+            tags.publish_history(ws)
+        except (OSError, duckdb.Error):
+            pass  # the snapshot keeps its own changes; the next refresh files them first
         seconds = round(time.perf_counter() - started, 3)
         ws.store.update_job(job_id, status="ok", stage="done", detail={"timings": timings, "snapshot": new_id})
         ws.audit("refresh", as_of.isoformat(), "ok", snapshot=new_id, seconds=seconds)

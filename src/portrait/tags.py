@@ -14,6 +14,7 @@ since the previous snapshot to ``tag_history``, so a customer's moves between va
 from __future__ import annotations
 
 import csv
+import os
 from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
@@ -305,7 +306,7 @@ def build_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: date) -> No
     con.register("_tag_defs", defs)
     run(con, "CREATE OR REPLACE TABLE tag_definitions AS SELECT * FROM _tag_defs")
     con.unregister("_tag_defs")
-    _history(con, ws, [t.name for t in tags], as_of)
+    _changes(con, ws, [t.name for t in tags], as_of)
     # one wide table for segments: every field and every tag, so a segment's size is one filtered count
     base_cols = set(fields)
     extra = ", ".join(f"t.{_q(t.name)}" for t in tags if t.name not in base_cols)
@@ -321,37 +322,94 @@ def _long(table: str, names: list[str]) -> str:
     return f"(UNPIVOT (SELECT user_id, {cols} FROM {table}) ON {cols} INTO NAME tag VALUE value)"
 
 
-def _history(con: duckdb.DuckDBPyConnection, ws: Workspace, names: list[str], as_of: date) -> None:
-    """Carry the previous snapshot's tag history forward and add this refresh's changes."""
-    run(
-        con,
-        "CREATE OR REPLACE TABLE tag_history (user_id VARCHAR, tag VARCHAR, old_value VARCHAR, new_value VARCHAR, "
-        "as_of DATE, snapshot_id BIGINT)",
-    )
+HISTORY_DIR = "tag_history"  # inside the snapshots folder: one Parquet file of changes per published refresh
+
+
+def history_folder(ws: Workspace) -> Path:
+    """Where each refresh's tag changes are kept after it is published (one Parquet file per snapshot)."""
+    return snapshots.folder(ws) / HISTORY_DIR
+
+
+def _changes(con: duckdb.DuckDBPyConnection, ws: Workspace, names: list[str], as_of: date) -> None:
+    """Build ``tag_changes``: this refresh's tag changes against the previous snapshot's ``tag_values``.
+
+    Only changes are stored, so a refresh costs the same however long the history is. Customers whose
+    row of tags is unchanged are skipped before anything is unpivoted.
+    """
     snapshot_id = scalar(con, "SELECT snapshot_id FROM snapshot_info")
     previous = snapshots.current(ws)
-    prev_long = "(SELECT NULL::VARCHAR AS user_id, NULL::VARCHAR AS tag, NULL::VARCHAR AS value WHERE false)"
-    attached = False
-    if previous is not None:
-        path = snapshots.folder(ws) / previous.file
-        if path.exists():
-            run(con, f"ATTACH {_s(str(path))} AS prev (READ_ONLY)")
-            attached = True
-            run(con, "INSERT INTO tag_history SELECT * FROM prev.tag_history")
-            prev_names = [r[0] for r in con.execute("DESCRIBE prev.tag_values").fetchall() if r[0] != "user_id"]
-            if prev_names:
-                prev_long = _long("prev.tag_values", prev_names)
-    new_long = _long("tag_values", names)
+    path = snapshots.folder(ws) / previous.file if previous is not None else None
+    head = "CREATE OR REPLACE TABLE tag_changes AS SELECT user_id, tag, old_value, new_value, ?::DATE AS as_of, ?::BIGINT AS snapshot_id"
     run(
         con,
-        f"""INSERT INTO tag_history
-            SELECT COALESCE(n.user_id, o.user_id), COALESCE(n.tag, o.tag), o.value, n.value, ?, ?
-            FROM {new_long} n FULL OUTER JOIN {prev_long} o ON n.user_id = o.user_id AND n.tag = o.tag
-            WHERE n.value IS DISTINCT FROM o.value""",
-        [as_of, snapshot_id],
+        "CREATE OR REPLACE TABLE tag_changes_base AS SELECT ?::BIGINT AS previous_snapshot",
+        [previous.id if path is not None and path.exists() else None],
     )
-    if attached:
+    if path is None or not path.exists():
+        run(
+            con,
+            f"{head} FROM (SELECT user_id, tag, NULL::VARCHAR AS old_value, CAST(value AS VARCHAR) AS new_value "
+            f"FROM {_long('tag_values', names)}) ORDER BY user_id, tag",
+            [as_of, snapshot_id],
+        )
+        return
+    run(con, f"ATTACH {_s(str(path))} AS prev (READ_ONLY)")
+    try:
+        old_names = [r[0] for r in con.execute("DESCRIBE prev.tag_values").fetchall() if r[0] != "user_id"]
+        everything = list(dict.fromkeys([*names, *old_names]))
+
+        def side(alias: str, have: list[str], tag: str) -> str:
+            return f"CAST({alias}.{_q(tag)} AS VARCHAR)" if tag in have else "NULL::VARCHAR"
+
+        differs = " OR ".join(f"{side('n', names, t)} IS DISTINCT FROM {side('o', old_names, t)}" for t in everything)
+        pairs = ", ".join(
+            f"{{'tag': {_s(t)}, 'o': {side('o', old_names, t)}, 'n': {side('n', names, t)}}}" for t in everything
+        )
+        run(
+            con,
+            f"""{head} FROM (
+                  SELECT user_id, p.tag AS tag, p.o AS old_value, p.n AS new_value
+                  FROM (SELECT COALESCE(n.user_id, o.user_id) AS user_id, unnest([{pairs}]) AS p
+                        FROM tag_values n FULL OUTER JOIN prev.tag_values o ON n.user_id = o.user_id
+                        WHERE {differs})
+                  WHERE p.o IS DISTINCT FROM p.n)
+                ORDER BY user_id, tag""",
+            [as_of, snapshot_id],
+        )
+    finally:
         run(con, "DETACH prev")
+
+
+def publish_history(ws: Workspace) -> None:
+    """Keep the current snapshot's tag changes in the history folder (once; safe to call again)."""
+    snap = snapshots.current(ws)
+    if snap is None:
+        return
+    folder = history_folder(ws)
+    target = folder / f"changes-{snap.id:06d}.parquet"
+    source = snapshots.folder(ws) / snap.file
+    if target.exists() or not source.exists():
+        return
+    folder.mkdir(exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    con = duckdb.connect(str(source), read_only=True)
+    try:
+        if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'tag_changes'"):
+            return
+        run(con, f"COPY tag_changes TO {_s(str(tmp))} (FORMAT parquet, COMPRESSION zstd)")
+    finally:
+        con.close()
+    os.replace(tmp, target)
+
+
+def _history_source(ws: Workspace, snap_id: int) -> str:
+    """SQL for the whole tag history up to snapshot ``snap_id``: earlier files plus the snapshot's own changes."""
+    files = [p for p in sorted(history_folder(ws).glob("changes-*.parquet")) if int(p.stem.split("-")[1]) < snap_id]
+    own = "SELECT * FROM tag_changes"
+    if not files:
+        return f"({own})"
+    listed = ", ".join(_s(str(p)) for p in files)
+    return f"(SELECT * FROM read_parquet([{listed}]) UNION ALL {own})"
 
 
 def tag_stats(ws: Workspace) -> dict[str, Any]:
@@ -360,12 +418,9 @@ def tag_stats(ws: Workspace) -> dict[str, Any]:
         defs = con.execute("SELECT tag, category, kind FROM tag_definitions").fetchall()
         total = scalar(con, "SELECT count(*) FROM tag_values")
         moved = dict(
-            con.execute(
-                "SELECT tag, count(*) FROM tag_history WHERE snapshot_id = ? AND old_value IS NOT NULL GROUP BY tag",
-                [snap.id],
-            ).fetchall()
+            con.execute("SELECT tag, count(*) FROM tag_changes WHERE old_value IS NOT NULL GROUP BY tag").fetchall()
         )
-        first = scalar(con, "SELECT min(snapshot_id) FROM tag_history") == snap.id
+        first = scalar(con, "SELECT previous_snapshot FROM tag_changes_base") is None
         out = []
         for tag, category, kind in defs:
             values = con.execute(
@@ -391,8 +446,8 @@ def tag_history(ws: Workspace, user_id: str) -> dict[str, Any]:
     """A customer's tag changes, oldest first, and the manual tags staff added."""
     with snapshots.reader(ws) as (con, snap):
         rows = con.execute(
-            "SELECT as_of, snapshot_id, tag, old_value, new_value FROM tag_history WHERE user_id = ? "
-            "ORDER BY snapshot_id, tag",
+            f"SELECT as_of, snapshot_id, tag, old_value, new_value FROM {_history_source(ws, snap.id)} "
+            "WHERE user_id = ? ORDER BY snapshot_id, tag",
             [user_id],
         ).fetchall()
         known = scalar(con, "SELECT count(*) FROM tag_values WHERE user_id = ?", [user_id])
