@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from scipy import stats as st
 
 from portrait import snapshots
 from portrait.errors import InputError, NotFound
 from portrait.expr import Node, RuleError, compile_rule, parse, to_sql
 from portrait.privacy import mask_value
 from portrait.workspace import Workspace
+
+
+def _two_sided_p(z: float) -> float:
+    """Two-sided p-value of a standard normal statistic: 2·(1 − Φ(|z|)) = erfc(|z| / √2)."""
+    return math.erfc(abs(z) / math.sqrt(2))
 
 VIEW = "segment_base"
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
@@ -247,7 +251,7 @@ def _z_test(k1: int, n1: int, k2: int, n2: int) -> float | None:
     if se == 0:
         return None
     z = (k1 / n1 - k2 / n2) / se
-    return float(2 * st.norm.sf(abs(z)))
+    return _two_sided_p(z)
 
 
 def group_portrait(ws: Workspace, rule: str, min_share: float = 0.05) -> dict[str, Any]:
@@ -305,7 +309,7 @@ def group_portrait(ws: Workspace, rule: str, min_share: float = 0.05) -> dict[st
             if n1 and n2 and n1 > 1 and n2 > 1 and sd1 is not None and sd2 is not None:
                 se = math.sqrt(sd1**2 / n1 + sd2**2 / n2)
                 if se > 0:
-                    p = float(2 * st.norm.sf(abs((mean_seg - mean_rest) / se)))
+                    p = _two_sided_p((mean_seg - mean_rest) / se)
             measures[m] = {
                 "mean": mean_seg,
                 "mean_all": mean_all,
