@@ -302,17 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         DATA.mkdir(parents=True, exist_ok=True)
         tiers = sorted(int(x) for x in args.tiers.split(","))
-        out = []
+        record = {"command": command, "machine": bench_refresh.machine_line(bench_refresh.machine()), "tiers": []}
         with tempfile.TemporaryDirectory(prefix="suite-", dir=DATA) as tmp:
             for n in tiers:
-                out.append(tier(n, args.runs, args.memory_cap * 2**30, Path(tmp), args.import_runs))
-                RESULTS.write_text(json.dumps({"command": command, "tiers": out}, indent=1, default=str))
-        record = {
-            "command": command,
-            "machine": bench_refresh.machine_line(bench_refresh.machine()),
-            "tiers": out,
-        }
-        RESULTS.write_text(json.dumps(record, indent=1, default=str))
+                record["tiers"].append(tier(n, args.runs, args.memory_cap * 2**30, Path(tmp), args.import_runs))
+                RESULTS.write_text(json.dumps(record, indent=1, default=str))  # kept tier by tier
     text = section(record["command"], record["tiers"], record["machine"])
     print(text)
     if args.write_docs:
