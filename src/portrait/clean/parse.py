@@ -79,13 +79,15 @@ def nulled(column: str) -> str:
     (Measured on DuckDB: a regular expression behind a length gate costs about what ``trim`` does,
     and half that again behind a gate on the first character, since ids, numbers and dates never
     start like a token; ``IN (…)`` and ``list_contains`` turn into a join per column and cost
-    several times more.)
+    several times more. ``trim`` itself copies every string: it runs only where a space is at
+    either end, which costs a quarter as much.)
     """
     col = q(column)
     tokens = "|".join(re.escape(t) for t in NULL_TOKENS if t)
     return (
         f"CASE WHEN strlen({col}) <= 12 AND (strlen({col}) = 0 OR ord({col}) IN ({_token_starts()})) "
-        f"AND regexp_full_match(lower({col}), '\\s*({tokens})?\\s*') THEN NULL ELSE trim({col}) END"
+        f"AND regexp_full_match(lower({col}), '\\s*({tokens})?\\s*') THEN NULL "
+        f"WHEN starts_with({col}, ' ') OR ends_with({col}, ' ') THEN trim({col}) ELSE {col} END"
     )
 
 
