@@ -22,7 +22,7 @@ from portrait.errors import NotFound, WorkspaceError
 from portrait.store import AuditEntry, ManualTag
 from portrait.workspace import Workspace
 
-USER_TABLES = ("customers", "orders", "events", "interactions", "merge_before")
+USER_TABLES = ("customers", "orders", "events", "interactions", "campaigns", "merge_before")
 
 
 def _erased_label(ws: Workspace, user_id: str) -> str:
@@ -68,7 +68,7 @@ def forget(ws: Workspace, user_id: str) -> dict[str, Any]:
         ]
         seen = any(
             con.execute(f"SELECT count(*) FROM {t} WHERE user_id = ?", [user_id]).fetchall()[0][0]
-            for t in ("orders", "events", "interactions")
+            for t in ("orders", "events", "interactions", "campaigns")
         )
         if not ids and not seen:
             raise NotFound(f"no customer '{user_id}' in the warehouse; nothing to erase")
