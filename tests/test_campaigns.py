@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy.stats import chi2_contingency
 
 from portrait import campaigns
+from portrait.demo import CAMPAIGN_ID, DEMO_AS_OF, write_demo_shop
 from portrait.erasure import forget
 from portrait.errors import InputError
 from portrait.ingest.job import import_files
@@ -182,3 +183,16 @@ def test_forget_erases_campaign_membership(ws, tmp_path):
     assert target.encode() not in files and b"CMP9" in files
     with pytest.raises(InputError, match="no treatment group"):  # the only treated member is gone
         campaigns.campaign_report(ws, "CMP9")
+
+
+def test_demo_campaign_lifts_conversion(tmp_path):
+    files = write_demo_shop(tmp_path / "demo", 2000, seed=7, events_per_customer=0)
+    ws = init_workspace(tmp_path / "ws")
+    for table in ("customers", "orders", "campaigns"):
+        import_files(ws, table, [files[table]])
+    refresh(ws, DEMO_AS_OF)
+    r = campaigns.campaign_report(ws, CAMPAIGN_ID)
+    t, c = r["groups"]["treatment"], r["groups"]["control"]
+    assert r["start_date"] == "2024-09-01" and t["members"] > c["members"] >= 100
+    assert t["conversion_after"] > c["conversion_after"] and r["lift"]["test"]["p_value"] < 0.05
+    assert r["cost"] == 3.0 * t["members"] and "message" not in r
