@@ -1616,7 +1616,7 @@ CAMPAIGN_START = date(2024, 9, 1)
 CAMPAIGN_END = date(2024, 9, 14)
 CAMPAIGN_AUDIENCE = 0.3  # share of the customers registered before the start who are in the campaign
 CAMPAIGN_WINDOW_DAYS = 30  # buyers in this window after the start are more often in the treatment group
-CAMPAIGN_TREATMENT_P = (0.6, 0.85)  # chance of the treatment group for a non-buyer, a buyer
+CAMPAIGN_TREATMENT_P = (0.6, 0.75)  # chance of the treatment group for a non-buyer, a buyer
 CAMPAIGN_COST_CENTS = 300  # per treatment member: the message and the coupon
 
 
