@@ -188,3 +188,13 @@ def test_stage_rule_is_the_highest_that_holds(rows, loyal, visits, consult, leve
         r[0] for r in ENGINE.execute(f"SELECT {sql} FROM (VALUES {values}) t(o, v, i, s, lvl, k) ORDER BY k").fetchall()
     ]
     assert got == [_reference_stage(*r, cfg) for r in rows]
+
+
+def test_unknown_interest_behaviour_is_refused_when_the_workspace_opens(tmp_path):
+    from portrait.config import load_config
+    from portrait.errors import ConfigError
+
+    path = tmp_path / "portrait.toml"
+    path.write_text('[aipl]\nperiod_days = 30\ninterest_behaviors = ["fav", "wish"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"portrait.toml: setting 'aipl.interest_behaviors.1': Input should be 'pv'"):
+        load_config(path)

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from portrait import snapshots
-from portrait.analysis import EVENT_STEPS, _where
+from portrait.analysis import _where
 from portrait.errors import InputError
 from portrait.journeys import _raw
 from portrait.workspace import Workspace
@@ -62,9 +62,6 @@ def aipl(
     days = cfg.period_days if period_days is None else period_days
     if days < 1:
         raise InputError("the AIPL period must be at least 1 day")
-    unknown = [b for b in cfg.interest_behaviors if b not in EVENT_STEPS]
-    if unknown:
-        raise InputError(f"[aipl] interest_behaviors: unknown behaviour '{unknown[0]}'; use {', '.join(EVENT_STEPS)}")
     with snapshots.reader(ws) as (con, snap):
         last_day = snap.as_of_date - timedelta(days=1)
         try:

@@ -114,11 +114,14 @@ class JourneysConfig(_Section):
     top_pages: int = Field(default=8, ge=1)  # pages (and sources) named in flows; the rest is 其他
 
 
+Behavior = Literal["pv", "click", "search", "fav", "cart", "order", "pay", "comment", "like"]
+
+
 class AiplConfig(_Section):
     """AIPL lifecycle: the rules placing a customer in a period (the highest stage that holds wins)."""
 
     period_days: int = Field(default=30, ge=1)
-    interest_behaviors: list[str] = Field(default_factory=lambda: ["fav", "cart"])  # I: any of these
+    interest_behaviors: list[Behavior] = Field(default_factory=lambda: ["fav", "cart"])  # I: any of these
     interest_min_visit_days: int = Field(default=3, ge=1)  # I: or visits on at least this many days
     interest_consultations: bool = True  # I: or a consultation with customer service
     loyal_min_orders: int = Field(default=2, ge=2)  # L: at least this many paid orders in the period
