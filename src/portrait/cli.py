@@ -1145,7 +1145,7 @@ def demo_data(
     out_dir: Path = typer.Option(Path("demo-data"), "--out", help="Folder for the CSV files."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Write a synthetic shop (customers, orders, events, interactions, channels, products) as CSV files."""
+    """Write a synthetic shop (customers, orders, events, interactions, channels, products, campaigns) as CSV files."""
     from portrait.demo import write_demo_shop
 
     with _user_errors():
@@ -1226,7 +1226,8 @@ def demo(
     metrics_cmd(period=month, compare="mom,yoy", workspace=ws.path, as_json=False, user=None)
     out.print(
         f"next: portrait quality -w {ws.path} · portrait tags stats -w {ws.path} · "
-        f"portrait customer CUS000000001 -w {ws.path}",
+        f"portrait customer CUS000000001 -w {ws.path} · portrait analyze paths -w {ws.path} · "
+        f"portrait analyze campaign CMP-2024-09 -w {ws.path}",
         markup=False,
     )
 

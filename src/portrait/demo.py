@@ -1615,8 +1615,8 @@ CAMPAIGN_NAME = "9月老客复购券"
 CAMPAIGN_START = date(2024, 9, 1)
 CAMPAIGN_END = date(2024, 9, 14)
 CAMPAIGN_AUDIENCE = 0.3  # share of the customers registered before the start who are in the campaign
-CAMPAIGN_WINDOW_DAYS = 30  # buyers in this window after the start are more often in the treatment group
-CAMPAIGN_TREATMENT_P = (0.6, 0.75)  # chance of the treatment group for a non-buyer, a buyer
+CAMPAIGN_WINDOW_DAYS = 30  # customers won in this window after the start are more often in the treatment group
+CAMPAIGN_TREATMENT_P = (0.6, 0.8)  # chance of the treatment group: any other customer, a customer won
 CAMPAIGN_COST_CENTS = 300  # per treatment member: the message and the coupon
 
 
@@ -1624,15 +1624,21 @@ def _make_campaign(seed: int, block: int, cust: _Customers, orders: _Orders) -> 
     """The campaign membership of one block: an audience split into treatment and control groups.
 
     The orders are made before (and without) the campaign, so the campaign's effect is drawn the other
-    way round: customers who buy in the window after the start land in the treatment group more often,
-    which makes the treatment group convert better, as a campaign that works would.
+    way round: customers won by the window after the start (a paid order in it, none in the same number
+    of days before) land in the treatment group more often, which makes the treatment group convert
+    better after the start, and not before, as a campaign that works would.
     """
     rng = _rng(seed, block, 9)
     start = (CAMPAIGN_START - DEMO_START).days * 86_400
-    paid = (orders.status == 0) & (orders.t >= start) & (orders.t < start + CAMPAIGN_WINDOW_DAYS * 86_400)
-    bought = np.bincount(orders.cust[paid], minlength=cust.n) > 0
+    window = CAMPAIGN_WINDOW_DAYS * 86_400
+    paid = orders.status == 0
+    after = paid & (orders.t >= start) & (orders.t < start + window)
+    before = paid & (orders.t >= start - window) & (orders.t < start)
+    won = (np.bincount(orders.cust[after], minlength=cust.n) > 0) & (
+        np.bincount(orders.cust[before], minlength=cust.n) == 0
+    )
     audience = (cust.reg_t < start) & (rng.random(cust.n) < CAMPAIGN_AUDIENCE)
-    treated = rng.random(cust.n) < np.where(bought, CAMPAIGN_TREATMENT_P[1], CAMPAIGN_TREATMENT_P[0])
+    treated = rng.random(cust.n) < np.where(won, CAMPAIGN_TREATMENT_P[1], CAMPAIGN_TREATMENT_P[0])
     c = np.flatnonzero(audience)
     arm = treated[c].astype(np.int64)
     zeros = np.zeros(len(c), np.int64)

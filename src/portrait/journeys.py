@@ -106,31 +106,30 @@ def sankey(flows: list[tuple[str, str, str, int]], top: int) -> dict[str, Any]:
     """Sankey data from (source, entry page, exit page, sessions): nodes by layer and weighted links.
 
     Each layer keeps its ``top`` names by sessions and folds the rest into 其他; a node's ``name`` is
-    unique (``入口:首页``), its ``label`` the plain value. Links run source → entry and entry → exit.
+    unique (``入口:首页``), its ``label`` the plain value. Nodes come layer by layer (sources, entry
+    pages, exit pages), largest first and 其他 last; links run source → entry and entry → exit.
     """
-    keep: dict[str, set[str]] = {}
-    for k, (layer, _) in enumerate(LAYERS):
+    folded = []
+    for k in range(len(LAYERS)):
         totals: dict[str, int] = {}
         for row in flows:
             totals[row[k]] = totals.get(row[k], 0) + row[3]
-        keep[layer] = {name for name, _ in _ranked(list(totals.items()), top) if name != OTHER}
+        keep = {name for name, _ in _ranked(list(totals.items()), top) if name != OTHER}
+        folded.append([name if name in keep else OTHER for name in (row[k] for row in flows)])
     nodes: list[dict[str, Any]] = []
     index: dict[tuple[str, str], int] = {}
+    for k, (layer, zh) in enumerate(LAYERS):
+        totals = {}
+        for name, row in zip(folded[k], flows, strict=True):
+            totals[name] = totals.get(name, 0) + row[3]
+        for name, n in sorted(totals.items(), key=lambda kv: (kv[0] == OTHER, -kv[1], kv[0])):
+            index[(layer, name)] = len(nodes)
+            nodes.append({"id": len(nodes), "name": f"{zh}:{name}", "layer": layer, "label": name, "sessions": n})
     values: dict[tuple[int, int], int] = {}
-
-    def node(layer: str, zh: str, value: str) -> int:
-        label = value if value in keep[layer] else OTHER
-        if (layer, label) not in index:
-            index[(layer, label)] = len(nodes)
-            nodes.append({"id": len(nodes), "name": f"{zh}:{label}", "layer": layer, "label": label, "sessions": 0})
-        return index[(layer, label)]
-
-    for source, entry, exit_page, n in sorted(flows):
-        ids = [node(layer, zh, value) for (layer, zh), value in zip(LAYERS, (source, entry, exit_page), strict=True)]
-        for a, b in ((ids[0], ids[1]), (ids[1], ids[2])):
-            values[(a, b)] = values.get((a, b), 0) + n
-        for i in ids:
-            nodes[i]["sessions"] += n
+    for source, entry, exit_page, row in zip(*folded, flows, strict=True):
+        ids = [index[(layer, name)] for (layer, _), name in zip(LAYERS, (source, entry, exit_page), strict=True)]
+        for pair in ((ids[0], ids[1]), (ids[1], ids[2])):
+            values[pair] = values.get(pair, 0) + row[3]
     links = [
         {"source": a, "target": b, "value": v}
         for (a, b), v in sorted(values.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))
