@@ -183,3 +183,23 @@ def test_sankey_conserves_sessions(flows, top):
             inflow = sum(link["value"] for link in data["links"] if link["target"] == node["id"])
             outflow = sum(link["value"] for link in data["links"] if link["source"] == node["id"])
             assert inflow == outflow == node["sessions"]
+
+
+def test_events_of_a_merged_record_belong_to_the_survivor(ws, tmp_path):
+    people = [
+        ["客户ID", "手机号", "注册时间"],
+        ["u5", "13912345678", "2023-01-01"],
+        ["u6", "139 1234 5678", "2024-03-01"],
+    ]
+    import_files(ws, "customers", [write(tmp_path / "c.csv", people)])  # u6 merges into u5, the older record
+    events = [
+        ["客户ID", "行为类型", "行为时间", "页面", "来源"],
+        ["u6", "pv", "2024-05-05 10:00:00", "首页", "搜索"],
+        ["u5", "pv", "2024-05-05 10:10:00", "商品详情页", "直播"],
+    ]
+    import_files(ws, "events", [write(tmp_path / "e.csv", events)])
+    refresh(ws, date(2024, 6, 1))
+    result = journeys.paths(ws, "2024-05-05", "2024-05-05")
+    assert (result["sessions"], result["customers"]) == (1, 1)  # one person, one session of two events
+    assert result["entry_pages"][0]["page"] == "首页" and result["exit_pages"][0]["page"] == "商品详情页"
+    assert result["sources"] == [{"source": "搜索", "sessions": 1, "share": 1.0}]
