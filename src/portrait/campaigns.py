@@ -232,6 +232,8 @@ def campaign_report(
     }
     if no_cost:
         messages.append("the campaign rows carry no cost: no ROI")
+    elif not cost:
+        messages.append("the campaign's cost is 0: no ROI")
     if messages:
         result["message"] = "; ".join(messages)
     return result
