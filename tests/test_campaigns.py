@@ -176,6 +176,8 @@ def test_forget_erases_campaign_membership(ws, tmp_path):
     ]
     import_files(ws, "campaigns", [write(tmp_path / "m.csv", rows)])
     refresh(ws, date(2024, 6, 1))
+    before = campaigns.campaign_report(ws, "CMP9")  # the file had no cost column
+    assert before["cost"] is None and before["roi"] is None and "carry no cost" in before["message"]
     ws.store.add_user("admin1", "admin")
     result = forget(open_workspace(ws.path, actor="admin1"), target)
     assert result["rows"]["campaigns"] == 1
