@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -203,3 +204,46 @@ def test_events_of_a_merged_record_belong_to_the_survivor(ws, tmp_path):
     assert (result["sessions"], result["customers"]) == (1, 1)  # one person, one session of two events
     assert result["entry_pages"][0]["page"] == "首页" and result["exit_pages"][0]["page"] == "商品详情页"
     assert result["sources"] == [{"source": "搜索", "sessions": 1, "share": 1.0}]
+
+
+SESSION_ENGINE = duckdb.connect()  # one in-memory engine for every example
+
+
+def _reference_sessions(events, gap_minutes):
+    out, current = [], None
+    for user, t, kind, page, source in sorted(events):
+        if current and current[0] == user and t - current[-1][1] <= timedelta(minutes=gap_minutes):
+            current.append((user, t, kind, page, source))
+            continue
+        if current:
+            out.append(current[1:])
+        current = [user, (user, t, kind, page, source)]
+    if current:
+        out.append(current[1:])
+    return sorted((s[0][0], s[0][1], len(s), s[0][3], s[-1][3], s[0][4]) for s in out)
+
+
+event_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["u1", "u2", "u3"]),
+        st.integers(0, 240).map(lambda m: datetime(2024, 5, 1) + timedelta(minutes=m)),
+        st.sampled_from(["pv", "fav"]),
+        st.sampled_from(["首页", "搜索页", "商品详情页"]),
+        st.sampled_from(["搜索", "直播"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(event_rows, st.integers(1, 60))
+def test_sessions_match_a_plain_python_sessioniser(events, gap):
+    con = SESSION_ENGINE
+    con.execute("CREATE OR REPLACE TABLE ev (user_id VARCHAR, t TIMESTAMP, kind VARCHAR, page VARCHAR, source VARCHAR)")
+    if events:
+        con.executemany("INSERT INTO ev VALUES (?, ?, ?, ?, ?)", events)
+    journeys.build_sessions(con, "SELECT * FROM ev", gap)
+    got = con.execute(
+        "SELECT user_id, started, events, entry_page, exit_page, source FROM sessions ORDER BY ALL"
+    ).fetchall()
+    assert got == _reference_sessions(events, gap)

@@ -69,23 +69,29 @@ def _events_sql(lo: date, hi: date, where: str) -> str:
 
 
 def build_sessions(con: duckdb.DuckDBPyConnection, events_sql: str, gap_minutes: int) -> None:
-    """Create the temporary table ``sessions``: one row per session with its entry, exit and source."""
-    order = "t, kind, page, source"  # a deterministic order for events of the same second
+    """Create the temporary table ``sessions``: one row per session with its entry, exit and source.
+
+    One sort per customer numbers the events and marks the first (a longer pause before it) and last
+    (a longer pause after it) event of each session; only those edge rows are carried on to number the
+    sessions, and a session's size is the distance between its edges.
+    """
+    gap = f"INTERVAL {int(gap_minutes)} MINUTE"
     run(
         con,
         f"""CREATE OR REPLACE TEMP TABLE sessions AS
-            WITH ev AS ({events_sql}),
-            marked AS (
-                SELECT *, CASE WHEN t - lag(t) OVER (PARTITION BY user_id ORDER BY {order})
-                                    <= INTERVAL {int(gap_minutes)} MINUTE THEN 0 ELSE 1 END AS opens
-                FROM ev),
-            numbered AS (
-                SELECT *, sum(opens) OVER (PARTITION BY user_id ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS session
-                FROM marked)
-            SELECT user_id, session, min(t) AS started, max(t) AS ended, count(*) AS events,
-                   first(page ORDER BY {order}) AS entry_page, last(page ORDER BY {order}) AS exit_page,
-                   first(source ORDER BY {order}) AS source
-            FROM numbered GROUP BY user_id, session""",
+            WITH marked AS (
+                SELECT user_id, t, page, source, row_number() OVER w AS rn,
+                       CASE WHEN t - lag(t) OVER w <= {gap} THEN 0 ELSE 1 END AS opens,
+                       CASE WHEN lead(t) OVER w - t <= {gap} THEN 0 ELSE 1 END AS closes
+                FROM ({events_sql})
+                -- events of the same second in a fixed order, so first and last are always the same ones
+                WINDOW w AS (PARTITION BY user_id ORDER BY t, kind, page, source)),
+            edges AS (
+                SELECT *, sum(opens) OVER (PARTITION BY user_id ORDER BY rn ROWS UNBOUNDED PRECEDING) AS session
+                FROM marked WHERE opens = 1 OR closes = 1)
+            SELECT user_id, session, min(t) AS started, max(t) AS ended, max(rn) - min(rn) + 1 AS events,
+                   arg_min(page, rn) AS entry_page, arg_max(page, rn) AS exit_page, arg_min(source, rn) AS source
+            FROM edges GROUP BY user_id, session""",
     )
 
 
