@@ -13,7 +13,7 @@ import pytest
 
 from portrait.demo import DEMO_END, DEMO_START, HEADERS, SHARED_PHONE, write_demo_shop
 
-TABLES = ("customers", "orders", "events", "interactions", "channels", "products")
+TABLES = ("customers", "orders", "events", "interactions", "channels", "products", "campaigns")
 ISO = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
@@ -51,7 +51,7 @@ def tables(shop: dict[str, Path]) -> dict[str, list[dict[str, str]]]:
     return {name: read(path)[1] for name, path in shop.items()}
 
 
-def test_writes_six_tables_with_the_specified_headers(shop: dict[str, Path]) -> None:
+def test_writes_seven_tables_with_the_specified_headers(shop: dict[str, Path]) -> None:
     assert set(shop) == set(TABLES)
     for name, path in shop.items():
         assert path.name == f"{name}.csv" and path.is_file()
@@ -269,6 +269,19 @@ def test_interactions_and_channels(tables: dict[str, list[dict[str, str]]]) -> N
     assert sum(int(r["orders"]) for r in channels) == len({r["order_id"] for r in tables["orders"]})
     assert all(float(r["cost"]) == 0 for r in channels if r["channel"] == "直接访问")
     assert sum(float(r["cost"]) for r in channels if r["channel"] == "广告投放") > 0
+
+
+def test_campaign_membership(tables: dict[str, list[dict[str, str]]]) -> None:
+    rows = tables["campaigns"]
+    customers = {r["客户ID"] for r in tables["customers"]}
+    assert len({r["user_id"] for r in rows}) == len(rows) and {r["user_id"] for r in rows} <= customers
+    assert 0.15 * len(customers) < len(rows) < 0.35 * len(customers)  # 30 % of those registered before the start
+    assert {(r["campaign_id"], r["start_date"], r["end_date"]) for r in rows} == {
+        ("CMP-2024-09", "2024-09-01", "2024-09-14")
+    }
+    arms = Counter(r["arm"] for r in rows)
+    assert set(arms) == {"treatment", "control"} and arms["treatment"] > arms["control"]
+    assert {(r["arm"], r["cost"]) for r in rows} == {("treatment", "3.00"), ("control", "0.00")}
 
 
 def test_tiny_and_odd_sizes(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from portrait.refresh import refresh, status
 from portrait.tags import add_manual_tag, tag_history, tag_library, tag_stats
 from portrait.workspace import Workspace, init_workspace, open_workspace
 
-DEMO_TABLE_ORDER = ("products", "customers", "orders", "events", "interactions", "channels")
+DEMO_TABLE_ORDER = ("products", "customers", "orders", "events", "interactions", "channels", "campaigns")
 
 
 def merges(ws: Workspace) -> list[dict[str, Any]]:

@@ -30,7 +30,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 merge_app = typer.Typer(help="Identity merges: list them, undo one.", no_args_is_help=True)
-analyze_app = typer.Typer(help="Analyses: portrait dimensions, cohort retention, channels.", no_args_is_help=True)
+analyze_app = typer.Typer(
+    help="Analyses: portrait dimensions, funnel, cohort retention, channels, paths, AIPL, campaigns.",
+    no_args_is_help=True,
+)
 model_app = typer.Typer(help="Models: churn, lifetime value, clusters, recommendations.", no_args_is_help=True)
 tags_app = typer.Typer(help="The tag system: definitions, statistics, history, manual tags.", no_args_is_help=True)
 segment_app = typer.Typer(help="Segments: define, preview, list, show, export, compare.", no_args_is_help=True)
@@ -882,6 +885,165 @@ def analyze_channels(
     )
 
 
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+@analyze_app.command("paths")
+def analyze_paths(
+    start: str | None = typer.Option(None, "--from", help="First day (default: 30 days before the as-of date)."),
+    end: str | None = typer.Option(None, "--to", help="Last day (default: the day before the as-of date)."),
+    gap: int | None = typer.Option(None, "--gap", help="Minutes of pause that end a session (default 30)."),
+    top: int | None = typer.Option(None, "--top", help="Pages and sources named in the flows (default 8)."),
+    grain: str = typer.Option("day", "--grain", help="Browse/favourite volume per day or week."),
+    segment: str | None = typer.Option(None, "--segment", help="A saved segment's name."),
+    rule: str | None = typer.Option(None, "--rule", help="Or a segment rule."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Behaviour trajectory: sessions, entry and exit pages, source → entry → exit flows, pv/fav volume."""
+    from portrait import journeys, segments
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        chosen = segments.get(ws, segment)["rule"] if segment else rule
+        result = journeys.paths(ws, start, end, chosen, gap, top)
+        result["volume"] = journeys.volume(ws, result["start"], result["end"], grain, chosen)
+    if as_json:
+        _emit_json(result)
+        return
+    out.print(
+        f"{result['start']} – {result['end']}: {result['sessions']:,} sessions of {result['customers']:,} customers, "
+        f"bounce rate {_share(result['bounce_rate'])}",
+        markup=False,
+    )
+    for key, label, col in (("sources", "sources", "source"), ("entry_pages", "entry pages", "page")):
+        _show(
+            label, (col, "sessions", "share"), [(r[col], f"{r['sessions']:,}", _share(r["share"])) for r in result[key]]
+        )
+    _show(
+        "exit pages",
+        ("page", "sessions", "share"),
+        [(r["page"], f"{r['sessions']:,}", _share(r["share"])) for r in result["exit_pages"]],
+    )
+    nodes = result["flows"]["nodes"]
+    _show(
+        "flows (Sankey links)",
+        ("from", "to", "sessions"),
+        [(nodes[x["source"]]["name"], nodes[x["target"]]["name"], f"{x['value']:,}") for x in result["flows"]["links"]],
+        right=("sessions",),
+    )
+    _show(
+        f"browse and favourite volume per {grain}",
+        ("period", "pv", "fav", "visitors"),
+        [(r["period"], f"{r['pv']:,}", f"{r['fav']:,}", f"{r['visitors']:,}") for r in result["volume"]["rows"]],
+        right=("pv", "fav", "visitors"),
+    )
+
+
+@analyze_app.command("aipl")
+def analyze_aipl(
+    end: str | None = typer.Option(
+        None, "--to", help="Last day of the current period (default: the day before the as-of date)."
+    ),
+    days: int | None = typer.Option(None, "--days", help="Days per period (default 30, [aipl] period_days)."),
+    segment: str | None = typer.Option(None, "--segment", help="A saved segment's name."),
+    rule: str | None = typer.Option(None, "--rule", help="Or a segment rule."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """AIPL lifecycle: customers per stage in two consecutive periods and the flows between stages."""
+    from portrait import aipl, segments
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        chosen = segments.get(ws, segment)["rule"] if segment else rule
+        result = aipl.aipl(ws, end, days, chosen)
+    if as_json:
+        _emit_json(result)
+        return
+    p, c = result["periods"]["previous"], result["periods"]["current"]
+    _show(
+        f"AIPL stages: {p['start']} – {p['end']} → {c['start']} – {c['end']}",
+        ("stage", "previous", "current", "change"),
+        [(s["label"], f"{s['previous']:,}", f"{s['current']:,}", f"{s['change']:+,}") for s in result["stages"]],
+        right=("previous", "current", "change"),
+    )
+    order = list(result["matrix"])
+    _show(
+        "flows (rows: previous stage, columns: current stage)",
+        ("from \\ to", *order),
+        [(a, *(f"{result['matrix'][a][b]:,}" for b in order)) for a in order],
+        right=tuple(order),
+    )
+    for stage, text in result["rules"].items():
+        out.print(f"{stage}: {text}", markup=False)
+
+
+@analyze_app.command("campaign")
+def analyze_campaign(
+    campaign_id: str = typer.Argument(..., help="The campaign's id (campaigns table)."),
+    window: int | None = typer.Option(
+        None, "--window", help="Days after (and before) the start compared (default 30)."
+    ),
+    retention: int | None = typer.Option(
+        None, "--retention", help="Days in which a new buyer must buy again (default 90)."
+    ),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """A campaign: before/after conversion, treatment vs control lift with z-test and interval, retention, ROI."""
+    from portrait import campaigns
+
+    with _user_errors():
+        result = campaigns.campaign_report(_open(workspace, user), campaign_id, window, retention)
+    if as_json:
+        _emit_json(result)
+        return
+    w = result["windows"]
+    _show(
+        f"{result['campaign_id']} {result['campaign_name'] or ''}: before {w['before']['start']} – {w['before']['end']}, "
+        f"after {w['after']['start']} – {w['after']['end']}",
+        ("group", "members", "conv. before", "conv. after", "new buyers", "retained", "revenue after", "cost"),
+        [
+            (
+                arm,
+                f"{g['members']:,}",
+                _share(g["conversion_before"]),
+                _share(g["conversion_after"]),
+                f"{g['new_buyers']:,}",
+                _share(g["retention_rate"]),
+                f"{g['revenue_after']:,.2f}",
+                f"{g['cost']:,.2f}",
+            )
+            for arm, g in result["groups"].items()
+        ],
+    )
+    lift = result["lift"]
+    if lift:
+        relative = "" if lift["relative"] is None else f" (relative {lift['relative']:+.1%})"
+        line = f"lift {lift['absolute']:+.2%}{relative}"
+        test = lift.get("test")
+        if test and test["z"] is not None:
+            line += (
+                f", z = {test['z']:.2f}, p = {test['p_value']:.4g}, {test['confidence']:.0%} interval "
+                f"[{test['ci_low']:+.2%}, {test['ci_high']:+.2%}]"
+            )
+        out.print(line, markup=False)
+    if result["roi"] is not None:
+        out.print(
+            f"revenue {result['revenue']:,.2f}, cost {result['cost']:,.2f}, ROI {result['roi']:.2f}; "
+            f"incremental revenue {result['incremental_revenue'] or 0:,.2f}, incremental ROI "
+            f"{'' if result['incremental_roi'] is None else format(result['incremental_roi'], '.2f')}",
+            markup=False,
+        )
+    if result.get("message"):
+        out.print(f"note: {result['message']}", markup=False)
+
+
 @app.command("schedule")
 def schedule_cmd(
     every: str = typer.Option("daily", "--every", help="daily or monthly (the 1st)."),
@@ -983,7 +1145,7 @@ def demo_data(
     out_dir: Path = typer.Option(Path("demo-data"), "--out", help="Folder for the CSV files."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Write a synthetic shop (customers, orders, events, interactions, channels, products) as CSV files."""
+    """Write a synthetic shop (customers, orders, events, interactions, channels, products, campaigns) as CSV files."""
     from portrait.demo import write_demo_shop
 
     with _user_errors():
@@ -1064,7 +1226,8 @@ def demo(
     metrics_cmd(period=month, compare="mom,yoy", workspace=ws.path, as_json=False, user=None)
     out.print(
         f"next: portrait quality -w {ws.path} · portrait tags stats -w {ws.path} · "
-        f"portrait customer CUS000000001 -w {ws.path}",
+        f"portrait customer CUS000000001 -w {ws.path} · portrait analyze paths -w {ws.path} · "
+        f"portrait analyze campaign CMP-2024-09 -w {ws.path}",
         markup=False,
     )
 

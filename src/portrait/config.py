@@ -107,6 +107,36 @@ class ScheduleConfig(_Section):
     as_of: Literal["today", "month_start", "last_activity"] = "today"
 
 
+class JourneysConfig(_Section):
+    """Behaviour trajectories: the gap that ends a session, how many pages a flow names."""
+
+    session_gap_minutes: int = Field(default=30, ge=1)  # a longer pause between two events starts a new session
+    top_pages: int = Field(default=8, ge=1)  # pages (and sources) named in flows; the rest is 其他
+
+
+Behavior = Literal["pv", "click", "search", "fav", "cart", "order", "pay", "comment", "like"]
+
+
+class AiplConfig(_Section):
+    """AIPL lifecycle: the rules placing a customer in a period (the highest stage that holds wins)."""
+
+    period_days: int = Field(default=30, ge=1)
+    interest_behaviors: list[Behavior] = Field(default_factory=lambda: ["fav", "cart"])  # I: any of these
+    interest_min_visit_days: int = Field(default=3, ge=1)  # I: or visits on at least this many days
+    interest_consultations: bool = True  # I: or a consultation with customer service
+    loyal_min_orders: int = Field(default=2, ge=2)  # L: at least this many paid orders in the period
+    loyal_member_levels: list[str] = Field(default_factory=list)  # L: or a buyer of the period at these levels
+
+
+class CampaignConfig(_Section):
+    """Campaign evaluation: the windows compared and the smallest group a test is run on."""
+
+    window_days: int = Field(default=30, ge=1)  # conversion window after (and before) the start
+    retention_days: int = Field(default=90, ge=1)  # a new buyer buying again within this many days is retained
+    min_group_size: int = Field(default=30, ge=2)  # smaller treatment or control groups get no test
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+
+
 class PortraitConfig(_Section):
     """The whole `portrait.toml`."""
 
@@ -117,6 +147,9 @@ class PortraitConfig(_Section):
     bands: BandsConfig = Field(default_factory=BandsConfig)
     rfm: RfmConfig = Field(default_factory=RfmConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    journeys: JourneysConfig = Field(default_factory=JourneysConfig)
+    aipl: AiplConfig = Field(default_factory=AiplConfig)
+    campaigns: CampaignConfig = Field(default_factory=CampaignConfig)
 
 
 def default_config_text() -> str:

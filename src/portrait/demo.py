@@ -1,7 +1,8 @@
 """A realistic synthetic shop, written as CSV files, for demos, tests and benchmarks.
 
 ``write_demo_shop`` streams the customers, orders, behaviour events, service interactions, daily
-channel statistics and product catalogue of an imaginary Chinese online shop into a folder.
+channel statistics, product catalogue and one campaign's membership (treatment and control groups) of an
+imaginary Chinese online shop into a folder.
 
 Customers are made in fixed blocks of ``BLOCK`` customers. Every block draws from its own random
 streams, derived from ``(seed, block)``, so the files depend only on the seed and the sizes: never on
@@ -32,6 +33,7 @@ import pyarrow.compute as pc
 
 __all__ = [
     "BLOCK",
+    "CAMPAIGN_ID",
     "DEMO_AS_OF",
     "DEMO_END",
     "DEMO_START",
@@ -110,6 +112,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     ),
     "channels": ("channel", "date", "campaign_id", "uv", "clicks", "orders", "revenue", "cost"),
     "products": ("product_id", "product_name", "category", "brand", "price"),
+    "campaigns": ("campaign_id", "campaign_name", "user_id", "arm", "start_date", "end_date", "cost"),
 }
 
 # the dirty kinds each file carries, by table
@@ -1605,6 +1608,53 @@ def _make_interactions(seed: int, block: int, cust: _Customers, orders: _Orders)
 
 
 # ---------------------------------------------------------------------------------------------------
+# campaign membership
+
+CAMPAIGN_ID = "CMP-2024-09"
+CAMPAIGN_NAME = "9月老客复购券"
+CAMPAIGN_START = date(2024, 9, 1)
+CAMPAIGN_END = date(2024, 9, 14)
+CAMPAIGN_AUDIENCE = 0.3  # share of the customers registered before the start who are in the campaign
+CAMPAIGN_WINDOW_DAYS = 30  # customers won in this window after the start are more often in the treatment group
+CAMPAIGN_TREATMENT_P = (0.6, 0.8)  # chance of the treatment group: any other customer, a customer won
+CAMPAIGN_COST_CENTS = 300  # per treatment member: the message and the coupon
+
+
+def _make_campaign(seed: int, block: int, cust: _Customers, orders: _Orders) -> pa.Buffer | bytes:
+    """The campaign membership of one block: an audience split into treatment and control groups.
+
+    The orders are made before (and without) the campaign, so the campaign's effect is drawn the other
+    way round: customers won by the window after the start (a paid order in it, none in the same number
+    of days before) land in the treatment group more often, which makes the treatment group convert
+    better after the start, and not before, as a campaign that works would.
+    """
+    rng = _rng(seed, block, 9)
+    start = (CAMPAIGN_START - DEMO_START).days * 86_400
+    window = CAMPAIGN_WINDOW_DAYS * 86_400
+    paid = orders.status == 0
+    after = paid & (orders.t >= start) & (orders.t < start + window)
+    before = paid & (orders.t >= start - window) & (orders.t < start)
+    won = (np.bincount(orders.cust[after], minlength=cust.n) > 0) & (
+        np.bincount(orders.cust[before], minlength=cust.n) == 0
+    )
+    audience = (cust.reg_t < start) & (rng.random(cust.n) < CAMPAIGN_AUDIENCE)
+    treated = rng.random(cust.n) < np.where(won, CAMPAIGN_TREATMENT_P[1], CAMPAIGN_TREATMENT_P[0])
+    c = np.flatnonzero(audience)
+    arm = treated[c].astype(np.int64)
+    zeros = np.zeros(len(c), np.int64)
+    columns = [
+        _take(_vocab([CAMPAIGN_ID]), zeros),
+        _take(_vocab([CAMPAIGN_NAME]), zeros),
+        _take(cust.user_ids, c),
+        _take(_vocab(["control", "treatment"]), arm),
+        _take(_vocab([CAMPAIGN_START.isoformat()]), zeros),
+        _take(_vocab([CAMPAIGN_END.isoformat()]), zeros),
+        _fixed_point(arm * CAMPAIGN_COST_CENTS, 2),
+    ]
+    return _csv_rows(columns)
+
+
+# ---------------------------------------------------------------------------------------------------
 # channels and products
 
 
@@ -1665,7 +1715,7 @@ def write_demo_shop(
     chunk_customers: int = 50_000,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Path]:
-    """Write a synthetic shop's six CSV tables into ``out_dir`` and return ``{table: path}``."""
+    """Write a synthetic shop's seven CSV tables into ``out_dir`` and return ``{table: path}``."""
     customers = _check_int("customers", customers, 1, MAX_CUSTOMERS)
     seed = _check_int("seed", seed, 0, 2**63 - 1)
     orders_per_customer = _check_ratio("orders_per_customer", orders_per_customer, MAX_ORDERS_PER_CUSTOMER)
@@ -1708,6 +1758,7 @@ def write_demo_shop(
                         orders, orders_text = _make_orders(seed, b, cust, next_order)
                         next_order += len(orders.t)
                         interactions_text = _make_interactions(seed, b, cust, orders)
+                        campaign_text = _make_campaign(seed, b, cust, orders)
                     while queued:  # the previous block's events
                         text, group_stats = queued.popleft().result()
                         files["events"].write(text)
@@ -1718,6 +1769,7 @@ def write_demo_shop(
                         files["customers"].write(customers_text)
                         files["orders"].write(orders_text)
                         files["interactions"].write(interactions_text)
+                        files["campaigns"].write(campaign_text)
                         stats.add_orders(orders)
                         jobs = _event_groups(seed, b, cust, orders, events_per_customer, order_share)
                         queued.extend(pool.submit(job) for job in jobs)

@@ -22,7 +22,7 @@ from portrait.errors import NotFound, WorkspaceError
 from portrait.store import AuditEntry, ManualTag
 from portrait.workspace import Workspace
 
-USER_TABLES = ("customers", "orders", "events", "interactions", "merge_before")
+USER_TABLES = ("customers", "orders", "events", "interactions", "campaigns", "merge_before")
 
 
 def _erased_label(ws: Workspace, user_id: str) -> str:
@@ -66,16 +66,20 @@ def forget(ws: Workspace, user_id: str) -> dict[str, Any]:
                 "SELECT user_id FROM customers WHERE user_id = ? OR merged_into = ?", [user_id, user_id]
             ).fetchall()
         ]
+        # a workspace made before a table joined the schema has no such table until its next import
+        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        user_tables = [t for t in USER_TABLES if t in present]
         seen = any(
             con.execute(f"SELECT count(*) FROM {t} WHERE user_id = ?", [user_id]).fetchall()[0][0]
-            for t in ("orders", "events", "interactions")
+            for t in ("orders", "events", "interactions", "campaigns")
+            if t in present
         )
         if not ids and not seen:
             raise NotFound(f"no customer '{user_id}' in the warehouse; nothing to erase")
         ids = sorted(set(ids) | {user_id})
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t} WHERE list_contains(?, user_id)", [ids]).fetchall()[0][0]
-            for t in USER_TABLES
+            for t in user_tables
         }
         # quarantined rows keep their raw values sealed: open each to see whose it is
         quarantined = []
@@ -91,7 +95,7 @@ def forget(ws: Workspace, user_id: str) -> dict[str, Any]:
         ]
     label = _erased_label(ws, user_id)
     statements: list[tuple[str, list[Any]]] = [
-        (f"DELETE FROM {t} WHERE list_contains(?, user_id)", [ids]) for t in USER_TABLES
+        (f"DELETE FROM {t} WHERE list_contains(?, user_id)", [ids]) for t in user_tables
     ]
     statements += [
         ("DELETE FROM quarantine WHERE fingerprint = ? AND source_row = ?", [fp, row]) for fp, row in quarantined

@@ -277,7 +277,30 @@ PRODUCTS = Table(
     label_zh="产品",
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ORDERS, EVENTS, INTERACTIONS, CHANNELS, PRODUCTS)}
+CAMPAIGNS = Table(
+    "campaigns",
+    (
+        Field("campaign_id", TEXT, ("活动id", "活动编号", "营销活动id", "campaign"), required=True, label_zh="活动ID"),
+        Field("campaign_name", TEXT, ("活动名称", "营销活动", "活动"), label_zh="活动名称"),
+        Field("user_id", TEXT, CUSTOMERS.field("user_id").aliases, required=True, label_zh="客户ID"),
+        Field(
+            "arm",
+            TEXT,
+            ("分组", "组别", "实验分组", "实验组别", "group", "test_group", "treatment"),
+            required=True,
+            label_zh="分组(实验组/对照组)",
+        ),
+        Field("start_date", DATE, ("开始日期", "活动开始", "开始时间", "start", "start_time"), label_zh="开始日期"),
+        Field("end_date", DATE, ("结束日期", "活动结束", "结束时间", "end", "end_time"), label_zh="结束日期"),
+        Field("cost", MONEY, ("成本", "触达成本", "费用", "花费", "spend"), minimum=0, label_zh="触达成本"),
+    ),
+    natural_key=("campaign_id", "user_id"),
+    label_zh="营销活动名单",
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (CUSTOMERS, ORDERS, EVENTS, INTERACTIONS, CHANNELS, PRODUCTS, CAMPAIGNS)
+}
 
 PERSONAL_FIELDS = tuple(f.name for f in CUSTOMERS.fields if f.personal)
 # personal fields that get a keyed hash for exact look-up and identity merge

@@ -93,9 +93,22 @@ VALUE_MAPS: dict[str, dict[str, str]] = {
         "退货": "returned",
         "已退货": "returned",
     },
+    "campaign_arm": {
+        "treatment": "treatment",
+        "test": "treatment",
+        "实验组": "treatment",
+        "处理组": "treatment",
+        "干预组": "treatment",
+        "目标组": "treatment",
+        "control": "control",
+        "holdout": "control",
+        "对照组": "control",
+        "控制组": "control",
+        "空白组": "control",
+    },
 }
 # value maps whose unknown values are not allowed (the row is quarantined)
-CLOSED_MAPS = {"behavior_type"}
+CLOSED_MAPS = {"behavior_type", "campaign_arm"}
 
 
 def value_map_for(table: str, field: str) -> str | None:
@@ -104,6 +117,8 @@ def value_map_for(table: str, field: str) -> str | None:
         return field
     if table == "interactions" and field in ("channel", "type"):
         return f"interaction_{field}"
+    if table == "campaigns" and field == "arm":
+        return "campaign_arm"
     return None
 
 
