@@ -107,6 +107,16 @@ class ScheduleConfig(_Section):
     as_of: Literal["today", "month_start", "last_activity"] = "today"
 
 
+class ModelsConfig(_Section):
+    """Models fitted during a refresh (churn warning, …)."""
+
+    churn_days: int = Field(default=90, ge=7, le=730)  # churned: no purchase in this many days after the cut-off
+    churn_train_rows: int = Field(default=200_000, ge=100)  # at most this many customers per training table (sampled)
+    churn_min_customers: int = Field(default=50, ge=10)  # fewer buyers at a cut-off: the model is skipped
+    churn_min_class: int = Field(default=10, ge=1)  # fewer churners (or stayers) at a cut-off: skipped
+    seed: int = 7  # sampling and model seeds
+
+
 class PortraitConfig(_Section):
     """The whole `portrait.toml`."""
 
@@ -117,6 +127,7 @@ class PortraitConfig(_Section):
     bands: BandsConfig = Field(default_factory=BandsConfig)
     rfm: RfmConfig = Field(default_factory=RfmConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
 
 
 def default_config_text() -> str:

@@ -21,8 +21,8 @@ import duckdb
 from portrait.engine import run
 from portrait.workspace import Workspace
 
-REGISTRY: list[str] = []
-OUTPUTS: dict[str, str] = {}
+REGISTRY: list[str] = ["churn"]
+OUTPUTS: dict[str, str] = {"churn": "churn_scores"}
 
 
 def build_all(con: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) -> None:
