@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from portrait import snapshots
 from portrait.cli import app
-from portrait.errors import NotFound
+from portrait.errors import InputError, NotFound
 from portrait.ingest.job import import_files
 from portrait.models import churn
 from portrait.models.churn import best_threshold, calibration_table, churn_report
@@ -126,6 +126,8 @@ def test_separable_shop_is_learned_on_a_time_based_hold_out(shop):
     top = result["top_customers"]
     assert [c["churn_risk"] for c in top] == sorted((c["churn_risk"] for c in top), reverse=True)
     assert set(top[0]) == {"user_id", "churn_risk", "churn_reasons"}
+    with pytest.raises(InputError, match="top -1: give 0 or more customers"):
+        churn_report(shop, top=-1)
 
 
 def test_churn_risk_drives_the_churn_risk_tag(shop):

@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from portrait import features, snapshots
 from portrait.engine import run, scalar
-from portrait.errors import NotFound
+from portrait.errors import InputError, NotFound
 from portrait.models import record_report
 from portrait.models.features_select import chi_square, correlation_filter, mutual_information
 from portrait.workspace import Workspace
@@ -496,7 +496,7 @@ def _selection_tables(x: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, An
         try:
             result = helper(filled, y, seed=seed) if name == "mutual_information" else helper(filled, y)
             out[name] = result.scores
-        except ValueError as exc:  # InputError: e.g. too few rows for the estimator
+        except InputError as exc:  # e.g. too few rows for the estimator
             out[name] = {"message": str(exc)}
     return out
 
@@ -529,8 +529,6 @@ def churn_report(ws: Workspace, top: int = 20) -> dict[str, Any]:
     """The churn model's evaluation (hold-out AUC, precision, recall, calibration) and the top-risk customers."""
     ws.require("read")
     if top < 0:
-        from portrait.errors import InputError
-
         raise InputError(f"top {top}: give 0 or more customers to list")
     with snapshots.reader(ws) as (con, snap):
         present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
