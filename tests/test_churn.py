@@ -260,3 +260,25 @@ def test_calibration_deciles_cover_everyone_in_order(ps):
 def test_dates_are_explicit():
     assert churn.feature_sql("t", date(2024, 5, 2)).count("DATE '2024-05-02'") == 1
     assert "DATE '2024-06-01'" in churn.buyers_sql(date(2024, 5, 2), 30)
+
+
+@pytest.mark.parametrize("name", ["logistic", "gradient_boosting"])
+def test_a_customer_at_the_reference_has_no_reasons(name):
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    x = pd.DataFrame({"recency_days": rng.integers(0, 200, 300).astype(float), "frequency": rng.integers(1, 9, 300)})
+    y = (x["recency_days"] > 90).astype(int).to_numpy()
+    model = churn._models(seed=1)[name].fit(x, y)
+    reference = x[y == 0].median()
+    customers = pd.DataFrame([reference.to_numpy(), [180.0, reference["frequency"]]], columns=x.columns)
+    push = churn.contributions(name, model, customers, reference)
+    assert push[0] == pytest.approx([0.0, 0.0])  # the reference itself: nothing pushes
+    assert push[1, 0] > 0 and push[1, 1] == pytest.approx(0.0)  # a long absence raises the risk, alone
+    names = churn.top_reasons(push, list(x.columns))
+    assert names[0].tolist() == [None, "recency_days"] and names[1].tolist() == [None, None]
+
+
+def test_values_are_rounded_to_four_significant_digits():
+    got = churn._significant(np.array([123456.0, 0.00123456, 0.0, np.nan, -98.7654]))
+    assert got[[0, 1, 2, 4]] == pytest.approx([123500.0, 0.001235, 0.0, -98.77]) and np.isnan(got[3])

@@ -14,8 +14,8 @@ hold-out at T2: AUC, precision, recall and F1 at the threshold, and a calibratio
 The model with the better hold-out AUC scores every customer who has bought before the as-of date, on
 the snapshot's own customer table: ``churn_risk = round(100 · p)``. Reasons are per-customer
 contributions in log-odds against the median retained customer of the training data (logistic:
-coefficient × (standardised value − standardised reference); trees: a two-point approximation of
-Shapley values, see :func:`contributions`) — the three largest that push the risk up, in plain words
+coefficient × (standardised value − standardised reference); trees: the feature alone given to the
+reference customer, see :func:`contributions`) — the three largest that push the risk up, in plain words
 beside the reference value: "距上次购买 120 天（留存客户中位数 9 天）".
 
 Writes ``churn_scores(user_id, churn_risk, churn_reasons)`` (one row per customer; NULL for customers who
@@ -259,15 +259,24 @@ def _log_odds(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def _significant(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (NaN kept): few distinct values to predict on."""
+    out = values.astype("float64").copy()
+    finite = np.isfinite(out) & (out != 0)
+    scale = 10.0 ** (digits - 1 - np.floor(np.log10(np.abs(out[finite]))))
+    out[finite] = np.round(out[finite] * scale) / scale
+    return out
+
+
 def contributions(name: str, model: Any, x: pd.DataFrame, reference: pd.Series) -> np.ndarray:
     """Per-customer, per-feature push towards churn in log-odds, against a reference customer (> 0 raises risk).
 
     The reference is the median retained customer of the training data. Logistic: coefficient ×
-    (standardised value − standardised reference). Trees: a two-point approximation of Shapley values,
-    ½·[(f(x) − f(x with feature j at the reference)) + (f(reference with x_j) − f(reference))] with f the
-    log-odds: the effect of taking the feature away from the customer and of giving it to the reference
-    customer, so a feature still counts when another one says the same thing. A value at the reference
-    pushes 0.
+    (standardised value − standardised reference), the exact share of the log-odds. Trees: the feature
+    alone given to the reference customer, f(reference with x_j) − f(reference) with f the log-odds
+    (the individual effect at the reference; interactions between features are not split). It is
+    computed once per distinct value (values rounded to 4 significant digits), so its cost does not
+    grow with the number of customers beyond a lookup. A value at the reference pushes 0.
     """
     if name == "logistic":
         imputer, scaler, lr = model.steps[0][1], model.steps[1][1], model.steps[2][1]
@@ -275,17 +284,14 @@ def contributions(name: str, model: Any, x: pd.DataFrame, reference: pd.Series) 
         z_reference = scaler.transform(imputer.transform(reference.to_frame().T[x.columns]))
         return (z - z_reference) * lr.coef_[0]
     ref = reference[x.columns].to_numpy(dtype="float64")
-    base = _log_odds(model.predict_proba(x)[:, 1])
     ref_f = _log_odds(model.predict_proba(pd.DataFrame([ref], columns=x.columns))[:, 1])[0]
     out = np.empty(x.shape, dtype="float64")
     for j, col in enumerate(x.columns):
-        without = x.copy()
-        without[col] = ref[j]
-        only = pd.DataFrame(np.tile(ref, (len(x), 1)), columns=x.columns, index=x.index)
-        only[col] = x[col].to_numpy()
-        taken = base - _log_odds(model.predict_proba(without)[:, 1])
-        given = _log_odds(model.predict_proba(only)[:, 1]) - ref_f
-        out[:, j] = 0.5 * (taken + given)
+        values = _significant(x[col].to_numpy())
+        distinct, back = np.unique(values, return_inverse=True)  # NaN sorts last, as one value
+        grid = pd.DataFrame(np.tile(ref, (len(distinct), 1)), columns=x.columns)
+        grid[col] = distinct
+        out[:, j] = (_log_odds(model.predict_proba(grid)[:, 1]) - ref_f)[back.reshape(-1)]
     return out
 
 
