@@ -178,7 +178,7 @@ def test_too_few_customers_is_skipped_and_the_refresh_succeeds(ws, tmp_path):
     refresh(ws, date(2024, 9, 1))
     result = churn_report(ws)
     assert result["status"] == "skipped"
-    assert "only 1 customers had bought before the training cut-off 2024-03-05" in result["message"]
+    assert "only 1 customer had bought before the training cut-off 2024-03-05" in result["message"]
     assert result["top_customers"] == []
     with snapshots.reader(ws) as (con, _):
         assert con.execute("SELECT count(*), count(churn_risk), count(churn_reasons) FROM churn_scores").fetchall() == [

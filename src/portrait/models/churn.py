@@ -127,7 +127,8 @@ def _cutoff_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, cutoffs: list[
     scratch = snapshots.folder(ws) / f"churn-{os.getpid()}.partial.duckdb"
     for leftover in (scratch, Path(str(scratch) + ".wal")):
         leftover.unlink(missing_ok=True)
-    run(con, f"ATTACH '{scratch}' AS churn_work")
+    quoted = str(scratch).replace("'", "''")
+    run(con, f"ATTACH '{quoted}' AS churn_work")
     out = []
     try:
         for cutoff in cutoffs:
@@ -154,7 +155,7 @@ def _check(part: dict, name: str, ws: Workspace) -> None:
     when = part["cutoff"].isoformat()
     if n < cfg.churn_min_customers:
         raise Skipped(
-            f"only {n} customers had bought before the {name} cut-off {when}; the churn model needs at least "
+            f"only {n} customer{'' if n == 1 else 's'} had bought before the {name} cut-off {when}; the churn model needs at least "
             f"{cfg.churn_min_customers} ([models] churn_min_customers)"
         )
     if churners == 0 or churners == n:
