@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portrait import segments
 from portrait.clean.identity import list_merges, undo_merge
@@ -17,6 +17,30 @@ from portrait.tags import add_manual_tag, tag_history, tag_library, tag_stats
 from portrait.workspace import Workspace, init_workspace, open_workspace
 
 DEMO_TABLE_ORDER = ("products", "customers", "orders", "events", "interactions", "channels", "campaigns")
+
+if TYPE_CHECKING:
+    from portrait.models.churn import churn_report
+    from portrait.models.features_select import Selection, chi_square, correlation_filter, mutual_information, pca
+
+
+# model functions load pandas and scikit-learn: imported on first use, so commands that need no model start fast
+_LAZY = {
+    "churn_report": "portrait.models.churn",
+    "Selection": "portrait.models.features_select",
+    "correlation_filter": "portrait.models.features_select",
+    "mutual_information": "portrait.models.features_select",
+    "chi_square": "portrait.models.features_select",
+    "pca": "portrait.models.features_select",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The model functions of ``_LAZY``, imported when first asked for."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'portrait.api' has no attribute {name!r}")
 
 
 def merges(ws: Workspace) -> list[dict[str, Any]]:
@@ -76,4 +100,10 @@ __all__ = [
     "tag_history",
     "add_manual_tag",
     "segments",
+    "churn_report",
+    "Selection",
+    "correlation_filter",
+    "mutual_information",
+    "chi_square",
+    "pca",
 ]

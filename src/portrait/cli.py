@@ -1138,6 +1138,67 @@ def forget_cmd(
         out.print(f"erased {result['records']} record(s); audit entry {result['erased']}", markup=False)
 
 
+@model_app.command("churn")
+def model_churn(
+    top: int = typer.Option(20, "--top", help="How many of the highest-risk customers to list."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """The churn warning model of the current snapshot: hold-out evaluation, calibration, top-risk customers."""
+    from portrait.models.churn import churn_report
+
+    with _user_errors():
+        result = churn_report(_open(workspace, user), top)
+    if as_json:
+        _emit_json(result)
+        return
+    report = result["report"]
+    out.print(f"churn model ({result['status']}) as of {result['as_of']}: {result['message']}", markup=False)
+    if result["status"] != "ok":
+        return
+    train, hold = report["train"], report["holdout"]
+    out.print(
+        f"label: {report['label']}; training cut-off {train['cutoff']} ({train['customers']:,} customers, "
+        f"{train['churn_rate']:.1%} churned), hold-out cut-off {hold['cutoff']} ({hold['customers']:,}, "
+        f"{hold['churn_rate']:.1%})",
+        markup=False,
+    )
+    _show(
+        "hold-out evaluation",
+        ("model", "AUC", "threshold", "precision", "recall", "F1", "Brier", "chosen"),
+        [
+            (
+                name,
+                f"{m['auc']:.3f}",
+                f"{m['threshold']:.2f}",
+                f"{m['precision']:.1%}",
+                f"{m['recall']:.1%}",
+                f"{m['f1']:.3f}",
+                f"{m['brier']:.3f}",
+                "✓" if name == report["chosen_model"] else "",
+            )
+            for name, m in report["models"].items()
+        ],
+        right=("AUC", "threshold", "precision", "recall", "F1", "Brier"),
+    )
+    _show(
+        f"calibration of the {report['chosen_model']} model (hold-out deciles)",
+        ("decile", "customers", "predicted", "observed"),
+        [
+            (c["decile"], f"{c['customers']:,}", f"{c['predicted']:.1%}", f"{c['observed']:.1%}")
+            for c in report["models"][report["chosen_model"]]["calibration"]
+        ],
+        right=("customers", "predicted", "observed"),
+    )
+    _show(
+        "highest churn risk",
+        ("user_id", "risk", "reasons"),
+        [(c["user_id"], c["churn_risk"], c["churn_reasons"] or "") for c in result["top_customers"]],
+        right=("risk",),
+    )
+
+
 @app.command("demo-data")
 def demo_data(
     customers: int = typer.Option(1000, "--customers", help="How many customers (1 000 … 10 000 000)."),

@@ -135,6 +135,14 @@ class CampaignConfig(_Section):
     retention_days: int = Field(default=90, ge=1)  # a new buyer buying again within this many days is retained
     min_group_size: int = Field(default=30, ge=2)  # smaller treatment or control groups get no test
     confidence: float = Field(default=0.95, gt=0, lt=1)
+class ModelsConfig(_Section):
+    """Models fitted during a refresh (churn warning, …)."""
+
+    churn_days: int = Field(default=90, ge=7, le=730)  # churned: no purchase in this many days after the cut-off
+    churn_train_rows: int = Field(default=200_000, ge=100)  # at most this many customers per training table (sampled)
+    churn_min_customers: int = Field(default=50, ge=10)  # fewer buyers at a cut-off: the model is skipped
+    churn_min_class: int = Field(default=10, ge=1)  # fewer churners (or stayers) at a cut-off: skipped
+    seed: int = 7  # sampling and model seeds
 
 
 class PortraitConfig(_Section):
@@ -150,6 +158,7 @@ class PortraitConfig(_Section):
     journeys: JourneysConfig = Field(default_factory=JourneysConfig)
     aipl: AiplConfig = Field(default_factory=AiplConfig)
     campaigns: CampaignConfig = Field(default_factory=CampaignConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
 
 
 def default_config_text() -> str:
