@@ -9,8 +9,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import settings
 
 from portrait.workspace import Workspace, init_workspace
+
+# examples run DuckDB statements, whose time depends on what else the machine is doing: no deadline
+settings.register_profile("portrait", deadline=None)
+settings.load_profile("portrait")
 
 os.environ.setdefault("PORTRAIT_TEST", "1")
 

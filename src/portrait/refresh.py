@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -152,8 +151,7 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
             )
             snapshots.publish(ws, snap)
         except BaseException as exc:
-            Path(partial).unlink(missing_ok=True)
-            Path(str(partial) + ".wal").unlink(missing_ok=True)
+            snapshots.remove_partials(ws)  # the new snapshot and any scratch file a stage left
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             ws.store.update_job(job_id, status="failed", stage=stage_name, message=reason)
             ws.audit("refresh", as_of.isoformat(), "failed", stage=stage_name, reason=reason)
