@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -162,6 +163,7 @@ def main() -> None:
         "funnel pv→cart→purchase (yardstick)": lambda: analysis.funnel(ws, ["pv", "cart", "purchase"]),
     }
     names = list(contenders)
+    load = [os.getloadavg()[0]]
     seconds: dict[str, list[float]] = {n: [] for n in names}
     outputs: dict[str, Any] = {}
     for run in range(args.runs):
@@ -170,6 +172,7 @@ def main() -> None:
             s, outputs[name] = timed(contenders[name])
             seconds[name].append(s)
         log(f"run {run + 1}/{args.runs} done")
+    load.append(os.getloadavg()[0])
     medians = {n: statistics.median(v) for n, v in seconds.items()}
     checks = {}
     for label in ("last 30 days", "2024"):
@@ -185,6 +188,7 @@ def main() -> None:
     figures = {
         "meta": meta,
         "runs": args.runs,
+        "load_average": load,
         "medians": medians,
         "all": seconds,
         "agree": checks,
@@ -222,7 +226,9 @@ def docs_section(f: dict[str, Any], command: str) -> str:
         f"{platform.release()}; Python {platform.python_version()}, DuckDB {duckdb.__version__}, pandas "
         f"{pd.__version__}; {date.today()}. Data: {rows['customers']:,} customers, {rows['orders']:,} order lines, "
         f"{rows['events']:,} events, {rows['campaigns']:,} campaign members (demo shop, seed 7), refreshed as of "
-        f"{AS_OF}; {f['runs']} runs.",
+        f"{AS_OF}; {f['runs']} runs. Load average (1 min) of the machine at the start and the end of the runs: "
+        f"{f['load_average'][0]:.1f} and {f['load_average'][1]:.1f} on 2 cores — other work was running, so the "
+        "seconds are several times an idle machine's; compare figures within the table.",
         "",
         "| what | median s | runs (s) |",
         "|---|---:|---|",

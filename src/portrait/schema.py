@@ -298,9 +298,7 @@ CAMPAIGNS = Table(
     label_zh="营销活动名单",
 )
 
-TABLES: dict[str, Table] = {
-    t.name: t for t in (CUSTOMERS, ORDERS, EVENTS, INTERACTIONS, CHANNELS, PRODUCTS, CAMPAIGNS)
-}
+TABLES: dict[str, Table] = {t.name: t for t in (CUSTOMERS, ORDERS, EVENTS, INTERACTIONS, CHANNELS, PRODUCTS, CAMPAIGNS)}
 
 PERSONAL_FIELDS = tuple(f.name for f in CUSTOMERS.fields if f.personal)
 # personal fields that get a keyed hash for exact look-up and identity merge
