@@ -62,7 +62,7 @@ def baskets_from_pairs(basket: np.ndarray, item: np.ndarray, n_baskets: int, lab
         raise InputError("basket and item codes differ in length")
     if len(basket) and (basket.min() < 0 or basket.max() >= n_baskets or item.min() < 0 or item.max() >= len(labels)):
         raise InputError("basket or item code out of range")
-    order = np.lexsort((item, basket))
+    order = np.argsort(basket * max(len(labels), 1) + item, kind="stable")
     basket, item = basket[order], item[order]
     if len(basket):
         fresh = np.ones(len(basket), dtype=bool)
@@ -120,7 +120,9 @@ class Itemsets:
 
 
 def min_count_for(min_support: float, n: int) -> int:
-    """The smallest basket count c with c / n >= min_support (at least 1)."""
+    """The smallest basket count c with c / n >= min_support (at least 1; 1 when there are no baskets)."""
+    if n <= 0:
+        return 1
     c = max(1, math.ceil(min_support * n))
     while c > 1 and (c - 1) / n >= min_support:
         c -= 1
@@ -173,7 +175,7 @@ def frequent_itemsets(
     sizes = np.bincount(entry_row, minlength=n)
     keep = sizes[entry_row] >= 2
     entry_rank, entry_row = entry_rank[keep], entry_row[keep]
-    order = np.lexsort((entry_rank, entry_row))
+    order = np.argsort(entry_row * m + entry_rank, kind="stable")
     rank = entry_rank[order].astype(np.int32)
     row = entry_row[order]
     if len(rank) == 0:
@@ -268,12 +270,19 @@ def _extend(
         first = np.flatnonzero(np.r_[True, allk[1:] != allk[:-1]])
         uk, uc = allk[first], np.add.reduceat(allc, first)
         keys, counts = uk[uc >= min_count], uc[uc >= min_count].astype(np.int64)
+    if dense:
+        node_of = np.full(n_prev * m, -1, dtype=np.int64)
+        node_of[keys] = np.arange(len(keys))
     next_node, next_pos = [], []
     for i, (lo, hi) in enumerate(chunks):
         key, q = kept[i] if kept else candidates(lo, hi)
-        idx = np.searchsorted(keys, key)
-        idx[idx == len(keys)] = 0
-        hit = (keys[idx] == key) if len(keys) else np.zeros(len(key), dtype=bool)
+        if dense:
+            idx = node_of[key]
+            hit = idx >= 0
+        else:
+            idx = np.searchsorted(keys, key)
+            idx[idx == len(keys)] = 0
+            hit = (keys[idx] == key) if len(keys) else np.zeros(len(key), dtype=bool)
         hit &= row_end[q] - q > 1
         next_node.append(idx[hit])
         next_pos.append(q[hit])
@@ -477,10 +486,7 @@ def sentence(antecedent: list[str], consequent: list[str], confidence: float, li
     """The rule in plain words, e.g. 买了A的顾客有60%也买了B，是平均的2.1倍."""
     who = "订单" if by == "order" else "顾客"
     when = "" if by == "order" else "当天"
-    return (
-        f"买了{_join(antecedent)}的{who}有{confidence:.0%}{when}也买了{_join(consequent)}，"
-        f"是平均的{lift:.1f}倍"
-    )
+    return f"买了{_join(antecedent)}的{who}有{confidence:.0%}{when}也买了{_join(consequent)}，是平均的{lift:.1f}倍"
 
 
 def sentence_en(antecedent: list[str], consequent: list[str], confidence: float, lift: float, by: str) -> str:
@@ -558,7 +564,9 @@ def basket_rules(
         },
     }
     if baskets.count == 0:
-        result["message"] = "no paid order lines with a " + level + (" in this segment" if rule else "") + "; nothing to mine"
+        result["message"] = (
+            "no paid order lines with a " + level + (" in this segment" if rule else "") + "; nothing to mine"
+        )
         return result
     found = frequent_itemsets(baskets, min_support, max_len)
     rules = association_rules(found, min_confidence, min_lift)
@@ -573,7 +581,13 @@ def basket_rules(
     itemset_rows.sort(key=lambda r: (-r[1], len(r[0]), [labels[i] for i in r[0]]))
     n = baskets.count
     result["itemsets"] = [
-        {"items": [labels[i] for i in row], "ids": [ids[i] for i in row], "size": len(row), "support": c / n, "count": c}
+        {
+            "items": [labels[i] for i in row],
+            "ids": [ids[i] for i in row],
+            "size": len(row),
+            "support": c / n,
+            "count": c,
+        }
         for row, c in itemset_rows[:limit]
     ]
 
@@ -581,7 +595,13 @@ def basket_rules(
         lift, conf, support = rules.lift, rules.confidence, rules.support
         primary = {"lift": lift, "confidence": conf, "support": support}[sort]
         others = [v for k, v in (("lift", lift), ("confidence", conf), ("support", support)) if k != sort]
-        order = np.lexsort((-others[1], -others[0], -primary))
+        names = np.array(
+            [
+                "\x1f".join(sorted(labels[i] for i in a)) + "\x1e" + "\x1f".join(sorted(labels[i] for i in c))
+                for a, c in zip(rules.antecedents, rules.consequents, strict=True)
+            ]
+        )
+        order = np.lexsort((names, -others[1], -others[0], -primary))  # ties: by item names
         shown = order[:limit] if limit is not None else order
         leverage, conviction = rules.leverage, rules.conviction
         a_sup, c_sup = rules.antecedent_support, rules.consequent_support
