@@ -206,6 +206,21 @@ def test_min_count_is_the_smallest_count_reaching_the_support():
     assert len(basket.association_rules(basket.frequent_itemsets(empty, 0.5))) == 0
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    cells=st.lists(st.lists(st.booleans(), min_size=5, max_size=5), max_size=13),
+    order=st.sampled_from(["C", "F"]),
+    dtype=st.sampled_from([bool, np.int8, np.float64]),
+)
+def test_onehot_matrices_in_any_layout(cells, order, dtype):
+    matrix = np.asarray(np.array(cells, dtype=bool).reshape(-1, 5), dtype=dtype, order=order)
+    baskets = basket.baskets_from_onehot(matrix, list("abcde"))
+    rows, cols = np.nonzero(matrix)
+    assert baskets.count == len(matrix)
+    assert baskets.items.tolist() == cols.tolist()
+    assert np.repeat(np.arange(len(matrix)), np.diff(baskets.indptr)).tolist() == rows.tolist()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Parity with mlxtend's fpgrowth + association_rules
 

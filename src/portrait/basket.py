@@ -74,14 +74,31 @@ def baskets_from_pairs(basket: np.ndarray, item: np.ndarray, n_baskets: int, lab
 
 
 def baskets_from_onehot(matrix: np.ndarray, labels: list[str]) -> BasketSet:
-    """Baskets from a one-hot matrix (rows = baskets, columns = items, true/1 = the basket holds the item)."""
+    """Baskets from a one-hot matrix (rows = baskets, columns = items, true/non-zero = the basket holds the item)."""
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[1] != len(labels):
         raise InputError("the one-hot matrix needs one column per item label")
-    rows, cols = np.nonzero(matrix)
-    indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=matrix.shape[0]), out=indptr[1:])
+    n, m = matrix.shape
+    held = matrix if matrix.dtype == np.bool_ else matrix != 0
+    if held.flags.c_contiguous:
+        rows, cols = np.divmod(_true_cells(held), m)
+    else:  # column-major (as pandas keeps a boolean frame): scan the transpose, then regroup by row
+        cols, rows = np.divmod(_true_cells(np.ascontiguousarray(held.T)), n)
+        order = np.argsort(rows, kind="stable")
+        rows, cols = rows[order], cols[order]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     return BasketSet(indptr, cols.astype(np.int32), list(labels))
+
+
+def _true_cells(held: np.ndarray) -> np.ndarray:
+    """Flat positions of the true cells of a C-ordered boolean array, skipping all-false 8-byte words at once."""
+    flat = held.reshape(-1).view(np.uint8)
+    if len(flat) % 8:
+        flat = np.concatenate([flat, np.zeros(8 - len(flat) % 8, dtype=np.uint8)])
+    words = np.flatnonzero(flat.view(np.uint64))
+    word, byte = np.nonzero(flat.reshape(-1, 8)[words])
+    return words[word] * 8 + byte
 
 
 @dataclass
