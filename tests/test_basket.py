@@ -197,7 +197,8 @@ def test_too_many_itemsets_is_refused():
 
 
 def test_min_count_is_the_smallest_count_reaching_the_support():
-    assert basket.min_count_for(0.1, 30) == 3  # 0.1 × 30 is 3.0000000000000004 in floating point
+    assert basket.min_count_for(0.07, 100) == 7  # 0.07 × 100 is 7.000000000000001 in floating point
+    assert basket.min_count_for(0.1, 30) == 3
     assert basket.min_count_for(0.25, 7) == 2
     assert basket.min_count_for(1.0, 5) == 5
     assert basket.min_count_for(1e-9, 5) == 1
@@ -293,6 +294,17 @@ def _assert_same(matrix, min_support, min_confidence, min_lift, max_len=None):
     return len(ours_sets), len(ours_rules)
 
 
+def test_a_support_on_its_floor_counts_where_mlxtend_rounds_it_away():
+    # 7 of 100 baskets hold a and b: support 0.07 reaches min_support 0.07, but mlxtend's fpgrowth asks
+    # ceil(0.07 × 100) = ceil(7.000000000000001) = 8 baskets of a pair in a branching tree and drops it
+    matrix = np.zeros((100, 3), dtype=bool)
+    matrix[:7, [0, 1]] = matrix[7:20, [0, 2]] = matrix[20:50, 0] = matrix[50:60, 1] = matrix[60:70, 2] = True
+    ours, _ = _ours(matrix, 0.07, 0.0, 0.0, None)
+    theirs, _ = _mlxtend(matrix, 0.07, 0.0, 0.0, None)
+    assert set(ours) - set(theirs) == {frozenset({"i0", "i1"})} and ours[frozenset({"i0", "i1"})] == 0.07
+    _assert_same(matrix, 0.07, 0.0, 0.0)  # the one difference is a floor tie
+
+
 def _skewed(rng: np.random.Generator, n: int, m: int, max_size: int) -> np.ndarray:
     weights = 1 / np.arange(1, m + 1) ** 0.8
     matrix = np.zeros((n, m), dtype=bool)
@@ -365,6 +377,11 @@ def test_counts_are_the_baskets_holding_every_item(pairs, min_support):
 
 
 def test_analyze_basket_cli(grocery):
+    from portrait import segments
+
+    segments.define(grocery, "女客", "gender = '女'")
+    # the women's orders O1 {牛奶, 面包} O2 {鸡蛋} O3 {牛奶, 面包, 鸡蛋} O4 {啤酒, 尿布}: milk and bread in 2 of 4
+    # baskets each and together in both, so each → the other with confidence 1 and lift 1 / (2/4) = 2
     out = subprocess.run(
         [
             PORTRAIT,
@@ -375,11 +392,15 @@ def test_analyze_basket_cli(grocery):
             "--level",
             "product",
             "--min-support",
-            "0.25",
+            "0.5",
             "--min-confidence",
             "0.6",
             "--min-lift",
             "1.2",
+            "--max-len",
+            "0",
+            "--segment",
+            "女客",
             "--workspace",
             str(grocery.path),
             "--json",
@@ -389,9 +410,10 @@ def test_analyze_basket_cli(grocery):
         check=True,
     )
     result = json.loads(out.stdout)
-    assert result["baskets"]["count"] == 8
-    assert [(r["antecedents"], r["consequents"], r["confidence"]) for r in result["rules"]] == [
-        (["啤酒"], ["尿布"], 1.0),
-        (["尿布"], ["啤酒"], 1.0),
-        (["鸡蛋"], ["牛奶"], 2 / 3),
+    assert result["baskets"]["count"] == 4 and result["rule"] == "gender = '女'"
+    assert result["thresholds"]["max_len"] is None
+    assert [(r["antecedents"], r["consequents"], r["confidence"], r["lift"]) for r in result["rules"]] == [
+        (["牛奶"], ["面包"], 1.0, 2.0),
+        (["面包"], ["牛奶"], 1.0, 2.0),
     ]
+    assert result["rules"][0]["sentence"] == "买了牛奶的订单有100%也买了面包，是平均的2.0倍"

@@ -891,7 +891,7 @@ def analyze_basket(
     min_support: float = typer.Option(0.01, "--min-support", help="Share of baskets an itemset must be in."),
     min_confidence: float = typer.Option(0.3, "--min-confidence", help="Lowest confidence of a rule."),
     min_lift: float = typer.Option(1.0, "--min-lift", help="Lowest lift of a rule (1 = no association)."),
-    max_len: int = typer.Option(3, "--max-len", help="Most items in an itemset (antecedent + consequent)."),
+    max_len: int = typer.Option(3, "--max-len", help="Most items in an itemset (antecedent + consequent); 0: any."),
     sort: str = typer.Option("lift", "--sort", help="Order rules by lift, confidence or support."),
     limit: int = typer.Option(20, "--limit", help="Rules and itemsets shown (totals are always given)."),
     segment: str | None = typer.Option(None, "--segment", help="A saved segment's name (default: all customers)."),
@@ -907,7 +907,7 @@ def analyze_basket(
         ws = _open(workspace, user)
         chosen = segments.get(ws, segment)["rule"] if segment else rule
         result = basket.basket_rules(
-            ws, by, level, min_support, min_confidence, min_lift, max_len, chosen, sort=sort, limit=limit
+            ws, by, level, min_support, min_confidence, min_lift, max_len or None, chosen, sort=sort, limit=limit
         )
     if as_json:
         _emit_json(result)
