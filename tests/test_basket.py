@@ -194,6 +194,9 @@ def test_too_many_itemsets_is_refused():
     with pytest.raises(InputError, match="yields more than 1,000 frequent itemsets; raise --min-support"):
         basket.frequent_itemsets(baskets, 0.5, max_itemsets=1000)
     assert basket.frequent_itemsets(baskets, 0.5, max_len=2).total == 12 + 66
+    wide = basket.baskets_from_onehot(np.ones((2, 17), dtype=bool), [f"i{j}" for j in range(17)])
+    with pytest.raises(InputError, match="frequent itemsets of 17 items split into 131,070 rules each"):
+        basket.association_rules(basket.frequent_itemsets(wide, 1.0))
 
 
 def test_min_count_is_the_smallest_count_reaching_the_support():

@@ -37,6 +37,7 @@ LEVELS = ("product", "category", "brand")
 REFUND_STATUSES = ("refunded", "returned")
 MAX_ITEMSETS = 2_000_000  # beyond this, min_support is too low for a readable (or storable) answer
 CHUNK = 4_000_000  # candidate (itemset, item) pairs counted per pass, to bound memory on large data
+MAX_RULE_ITEMS = 16  # an itemset of k items splits into 2^k − 2 rules, found with one array pass per split
 BINCOUNT_LIMIT = 1 << 25  # count (itemset, item) pairs in a dense array below this many cells, else by sorting
 
 
@@ -178,7 +179,7 @@ def frequent_itemsets(
     result.members.append(np.arange(m, dtype=np.int32)[:, None])
     result.counts.append(item_counts[rank_items].astype(np.int64))
     result.keys.append(np.arange(m, dtype=np.int64))
-    _guard(result, max_itemsets, min_support)
+    _guard(result.total, max_itemsets, min_support)
     if max_len == 1:
         return result
 
@@ -207,7 +208,9 @@ def frequent_itemsets(
     level = 1
     while len(occ_pos) and (max_len is None or level < max_len):
         n_prev = len(result.counts[-1])
-        keys, counts, occ_node, occ_pos = _extend(rank, row_end, occ_node, occ_pos, n_prev, m, min_count)
+        keys, counts, occ_node, occ_pos = _extend(
+            rank, row_end, occ_node, occ_pos, n_prev, m, min_count, (result.total, max_itemsets, min_support)
+        )
         if len(keys) == 0:
             break
         parent = keys // m
@@ -216,14 +219,14 @@ def frequent_itemsets(
         result.counts.append(counts)
         result.keys.append(keys)
         level += 1
-        _guard(result, max_itemsets, min_support)
+        _guard(result.total, max_itemsets, min_support)
         if max_len is not None and level >= max_len:
             break
     return result
 
 
-def _guard(result: Itemsets, max_itemsets: int, min_support: float) -> None:
-    if result.total > max_itemsets:
+def _guard(found: int, max_itemsets: int, min_support: float) -> None:
+    if found > max_itemsets:
         raise InputError(
             f"min_support {min_support} yields more than {max_itemsets:,} frequent itemsets; raise --min-support "
             "or set --max-len"
@@ -238,11 +241,14 @@ def _extend(
     n_prev: int,
     m: int,
     min_count: int,
+    guard: tuple[int, int, float],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Count every (itemset, following item) pair of the occurrences; return the frequent ones and their occurrences.
 
     Returns the sorted keys (parent node * m + item rank) and counts of the frequent extensions, and the
     occurrences of those extensions that can be extended again (node = index among the returned keys).
+    ``guard`` (itemsets found so far, the most allowed, min_support) refuses too many before their occurrences
+    are built.
     """
     span = row_end[occ_pos] - occ_pos - 1
     bounds = np.cumsum(span)
@@ -287,6 +293,7 @@ def _extend(
         first = np.flatnonzero(np.r_[True, allk[1:] != allk[:-1]])
         uk, uc = allk[first], np.add.reduceat(allc, first)
         keys, counts = uk[uc >= min_count], uc[uc >= min_count].astype(np.int64)
+    _guard(guard[0] + len(keys), guard[1], guard[2])
     if dense:
         node_of = np.full(n_prev * m, -1, dtype=np.int64)
         node_of[keys] = np.arange(len(keys))
@@ -369,6 +376,12 @@ def association_rules(itemsets: Itemsets, min_confidence: float = 0.0, min_lift:
     """Every rule A→C splitting a frequent itemset (A, C non-empty) with confidence and lift at or above the floors."""
     check_thresholds(1.0, min_confidence, min_lift, None)
     n = itemsets.n_baskets
+    largest = len(itemsets.members)
+    if largest > MAX_RULE_ITEMS:
+        raise InputError(
+            f"frequent itemsets of {largest} items split into {2**largest - 2:,} rules each; set --max-len "
+            f"{MAX_RULE_ITEMS} or less, or raise --min-support"
+        )
     ante: list[tuple[int, ...]] = []
     cons: list[tuple[int, ...]] = []
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
