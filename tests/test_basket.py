@@ -171,6 +171,22 @@ def test_empty_results_say_why(grocery):
     assert nobody["baskets"]["count"] == 0 and "in this segment" in nobody["message"]
 
 
+def test_why_nothing_came_out():
+    labels = ["a", "b", "c"]
+    singles = basket.baskets_from_pairs(np.array([0, 1, 2]), np.array([0, 0, 1]), 3, labels)
+    found = basket.frequent_itemsets(singles, 0.3)
+    assert basket.why_empty(singles, found, 0, 0.5, 1.0, "order") == (
+        "every one of the 3 baskets holds a single item, so no rule can be found; "
+        "try --by customer-day or a coarser --level"
+    )
+    pairs = basket.baskets_from_pairs(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 2]), 2, labels)
+    only_singles = basket.frequent_itemsets(pairs, 0.5, max_len=1)
+    assert basket.why_empty(pairs, only_singles, 0, 0.5, 1.0, "order").startswith("max_len 1 counts single items")
+    found = basket.frequent_itemsets(pairs, 0.5)
+    rules = basket.association_rules(found, 0.5, 1.0)  # a→b, b→a, a→c, c→a: confidence 1/2 or 1, lift 1
+    assert len(rules) == 4 and basket.why_empty(pairs, found, len(rules), 0.5, 1.0, "order") is None
+
+
 def test_bad_options_are_one_line_errors(grocery):
     for kwargs, text in [
         ({"min_support": 0}, "min_support 0: give a share of baskets in (0, 1]"),

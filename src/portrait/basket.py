@@ -110,6 +110,8 @@ class Itemsets:
     min_count: int
     labels: list[str]
     rank_items: np.ndarray  # item code of each rank (ranks order items by ascending support)
+    max_len: int | None = None
+    min_support: float = 0.0
     members: list[np.ndarray] = field(default_factory=list)  # level k-1: (N_k, k) ranks, ascending in a row
     counts: list[np.ndarray] = field(default_factory=list)  # level k-1: basket counts
     keys: list[np.ndarray] = field(default_factory=list)  # level k-1 (k >= 2): parent node * m + last rank, sorted
@@ -172,7 +174,7 @@ def frequent_itemsets(
     item_counts = np.bincount(baskets.items, minlength=n_items)
     frequent = np.flatnonzero(item_counts >= min_count)
     rank_items = frequent[np.lexsort((frequent, item_counts[frequent]))]  # ascending support, then code
-    result = Itemsets(n, min_count, baskets.labels, rank_items)
+    result = Itemsets(n, min_count, baskets.labels, rank_items, max_len, min_support)
     m = len(rank_items)
     if m == 0:
         return result
@@ -529,6 +531,35 @@ def sentence_en(antecedent: list[str], consequent: list[str], confidence: float,
     )
 
 
+def why_empty(
+    baskets: BasketSet, found: Itemsets, n_rules: int, min_confidence: float, min_lift: float, by: str
+) -> str | None:
+    """None when there are rules, else one line saying why none came out and which option to change."""
+    if n_rules:
+        return None
+    n = baskets.count
+    share = f"{found.min_support:.2%}"
+    if found.total == 0:
+        most = int(np.bincount(baskets.items).max()) if len(baskets.items) else 0
+        return f"no item is in {share} of the {n:,} baskets (the most frequent is in {most:,}); lower --min-support"
+    together = int((np.diff(baskets.indptr) >= 2).sum())
+    if together == 0:
+        hint = "try --by customer-day or a coarser --level" if by == "order" else "try a coarser --level"
+        return f"every one of the {n:,} baskets holds a single item, so no rule can be found; {hint}"
+    multi = sum(len(c) for c in found.counts[1:])
+    if multi == 0:
+        if len(found.counts) == 1 and found.max_len == 1:
+            return "max_len 1 counts single items only; rules need itemsets of 2 items or more"
+        return (
+            f"no two items appear together in {share} of the {n:,} baskets ({together:,} baskets hold two items "
+            "or more); lower --min-support"
+        )
+    return (
+        f"{multi:,} itemsets of two or more items are frequent, but no rule reaches confidence {min_confidence:.0%} "
+        f"and lift {min_lift:g}; lower --min-confidence or --min-lift"
+    )
+
+
 SORTS = ("lift", "confidence", "support")
 
 
@@ -659,21 +690,5 @@ def basket_rules(
                 }
             )
         result["rules"] = rows
-    if found.total == 0:
-        result["message"] = (
-            f"no item is in {min_support:.2%} of the {n:,} baskets (the most frequent is in "
-            f"{int(np.bincount(baskets.items).max()) if len(baskets.items) else 0:,}); lower --min-support"
-        )
-    elif len(rules) == 0:
-        pairs = sum(len(c) for c in found.counts[1:])
-        if pairs == 0:
-            result["message"] = (
-                f"no two items appear together in {min_support:.2%} of the {n:,} baskets "
-                f"({summary['with_two_items_or_more']:,} baskets hold two items or more); lower --min-support"
-            )
-        else:
-            result["message"] = (
-                f"{pairs:,} itemsets of two or more items are frequent, but no rule reaches confidence "
-                f"{min_confidence:.0%} and lift {min_lift:g}; lower --min-confidence or --min-lift"
-            )
+    result["message"] = why_empty(baskets, found, len(rules), min_confidence, min_lift, by)
     return result
