@@ -65,7 +65,8 @@ def generate(n: int, items: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]
     item = rng.choice(items, size=len(basket), p=popularity)
     # repeated draws collapse; then draw again for the baskets that came out short, until none is
     for _ in range(50):
-        key = np.unique(basket * items + item)
+        key = np.sort(basket * items + item)  # (np.unique hashes integers in NumPy 2.4: much slower)
+        key = key[np.r_[True, key[1:] != key[:-1]]]
         basket, item = key // items, key % items
         short = sizes - np.bincount(basket, minlength=n)
         if not short.any():
@@ -80,7 +81,8 @@ def generate(n: int, items: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]
     hit = (companion[item] >= 0) & (rng.random(len(item)) < 0.4) & (held[basket] < 8)
     add_b, add_i = basket[hit], companion[item[hit]]
     first = np.unique(add_b, return_index=True)[1]  # one companion per basket, so none passes 8 items
-    key = np.unique(np.r_[basket * items + item, add_b[first] * items + add_i[first]])
+    key = np.sort(np.r_[basket * items + item, add_b[first] * items + add_i[first]])
+    key = key[np.r_[True, key[1:] != key[:-1]]]
     return key // items, key % items
 
 
