@@ -292,7 +292,8 @@ def section(results: dict[str, Any], args: argparse.Namespace, command: str) -> 
         "```",
         "",
         f"Machine: {results['machine']}; portrait at commit `{results['commit']}`; load average before the runs "
-        f"{results['load']}.",
+        f"{results['load']} (a shared machine: with a load above the core count the absolute times are inflated; "
+        "the ratios compare runs made side by side, the order alternating).",
         "",
         "| baskets | min_support | itemsets (by size) | rules | mlxtend s | portrait s | ratio | "
         "portrait from pairs s | peak RSS mlxtend | peak RSS portrait |",
