@@ -38,7 +38,7 @@ REFUND_STATUSES = ("refunded", "returned")
 MAX_ITEMSETS = 2_000_000  # beyond this, min_support is too low for a readable (or storable) answer
 CHUNK = 1 << 20  # candidate (itemset, item) pairs counted per pass, to bound memory on large data
 MAX_RULE_ITEMS = 16  # an itemset of k items splits into 2^k − 2 rules, found with one array pass per split
-BINCOUNT_LIMIT = 1 << 25  # count (itemset, item) pairs in a dense array below this many cells, else by sorting
+BINCOUNT_LIMIT = 1 << 22  # count (itemset, item) pairs in a dense array (32 MB) below this many cells, else by sorting
 
 
 @dataclass
@@ -302,8 +302,8 @@ def _extend(
         keys, counts = uk[uc >= min_count], uc[uc >= min_count].astype(np.int64)
     _guard(guard[0] + len(keys), guard[1], guard[2])
     if dense:
-        node_of = np.full(n_prev * m, -1, dtype=np.int64)
-        node_of[keys] = np.arange(len(keys))
+        node_of = np.full(n_prev * m, -1, dtype=np.int32)  # at most BINCOUNT_LIMIT itemsets
+        node_of[keys] = np.arange(len(keys), dtype=np.int32)
     next_node, next_pos = [], []
     for i, (lo, hi) in enumerate(chunks):
         key, q = kept[i] if kept else candidates(lo, hi)
