@@ -31,7 +31,7 @@ app = typer.Typer(
 )
 merge_app = typer.Typer(help="Identity merges: list them, undo one.", no_args_is_help=True)
 analyze_app = typer.Typer(
-    help="Analyses: portrait dimensions, funnel, cohort retention, channels, paths, AIPL, campaigns.",
+    help="Analyses: portrait dimensions, funnel, cohort retention, channels, paths, AIPL, campaigns, basket rules.",
     no_args_is_help=True,
 )
 model_app = typer.Typer(help="Models: churn, lifetime value, clusters, recommendations.", no_args_is_help=True)
@@ -1136,6 +1136,71 @@ def forget_cmd(
         _emit_json(result)
     else:
         out.print(f"erased {result['records']} record(s); audit entry {result['erased']}", markup=False)
+
+
+@analyze_app.command("basket")
+def analyze_basket(
+    by: str = typer.Option("order", "--by", help="Baskets per order, or per customer and day (customer-day)."),
+    level: str = typer.Option("product", "--level", help="Items: product, category or brand."),
+    min_support: float = typer.Option(0.01, "--min-support", help="Share of baskets an itemset must be in."),
+    min_confidence: float = typer.Option(0.3, "--min-confidence", help="Lowest confidence of a rule."),
+    min_lift: float = typer.Option(1.0, "--min-lift", help="Lowest lift of a rule (1 = no association)."),
+    max_len: int = typer.Option(3, "--max-len", help="Most items in an itemset (antecedent + consequent); 0: any."),
+    sort: str = typer.Option("lift", "--sort", help="Order rules by lift, confidence or support."),
+    limit: int = typer.Option(20, "--limit", help="Rules and itemsets shown (totals are always given)."),
+    segment: str | None = typer.Option(None, "--segment", help="A saved segment's name (default: all customers)."),
+    rule: str | None = typer.Option(None, "--rule", help="Or a segment rule."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Association rules (购物篮): frequent itemsets and rules with support, confidence, lift, in plain words."""
+    from portrait import basket, segments
+
+    with _user_errors():
+        ws = _open(workspace, user)
+        chosen = segments.get(ws, segment)["rule"] if segment else rule
+        result = basket.basket_rules(
+            ws, by, level, min_support, min_confidence, min_lift, max_len or None, chosen, sort=sort, limit=limit
+        )
+    if as_json:
+        _emit_json(result)
+        return
+    b = result["baskets"]
+    out.print(
+        f"{b['count']:,} baskets by {by} ({b['items']:,} {level} items, {b['mean_items']:.1f} per basket); "
+        f"{result['itemset_count']:,} frequent itemsets, {result['rule_count']:,} rules"
+        f"{' — ' + chosen if chosen else ''}",
+        markup=False,
+    )
+    if result["message"]:
+        out.print(result["message"], markup=False)
+    if result["rules"]:
+        _show(
+            "rules",
+            ("if", "then", "support", "confidence", "lift", "baskets"),
+            [
+                (
+                    " + ".join(r["antecedents"]),
+                    " + ".join(r["consequents"]),
+                    f"{r['support']:.2%}",
+                    f"{r['confidence']:.1%}",
+                    f"{r['lift']:.2f}",
+                    f"{r['count']:,}",
+                )
+                for r in result["rules"]
+            ],
+            right=("support", "confidence", "lift", "baskets"),
+        )
+        for r in result["rules"][:5]:
+            out.print(f"  {r['sentence']}", markup=False)
+    elif result["itemsets"]:
+        _show(
+            "frequent itemsets",
+            ("items", "support", "baskets"),
+            [(" + ".join(i["items"]), f"{i['support']:.2%}", f"{i['count']:,}") for i in result["itemsets"]],
+            right=("support", "baskets"),
+        )
 
 
 @model_app.command("churn")
