@@ -63,8 +63,11 @@ def jobs(as_of: date) -> list[tuple[str, list[str]]]:
         ("analyze channels", ["analyze", "channels"]),
         ("analyze paths", ["analyze", "paths"]),
         ("analyze aipl", ["analyze", "aipl"]),
-        ("analyze basket", ["analyze", "basket"]),
-        ("analyze campaign", ["analyze", "campaign", "C001"]),
+        (
+            "analyze basket (customer-day, category)",
+            ["analyze", "basket", "--by", "customer-day", "--level", "category"],
+        ),
+        ("analyze campaign", ["analyze", "campaign", "CMP-2024-09"]),
         ("model churn", ["model", "churn"]),
         ("model clv", ["model", "clv"]),
         ("model cluster", ["model", "cluster"]),
