@@ -107,6 +107,12 @@ class ScheduleConfig(_Section):
     as_of: Literal["today", "month_start", "last_activity"] = "today"
 
 
+class ClvConfig(_Section):
+    """Customer lifetime value (BG/NBD + Gamma-Gamma): the yearly rate future purchases are discounted at."""
+
+    discount_rate: float = Field(default=0.10, ge=0, le=10)
+
+
 class PortraitConfig(_Section):
     """The whole `portrait.toml`."""
 
@@ -117,6 +123,7 @@ class PortraitConfig(_Section):
     bands: BandsConfig = Field(default_factory=BandsConfig)
     rfm: RfmConfig = Field(default_factory=RfmConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    clv: ClvConfig = Field(default_factory=ClvConfig)
 
 
 def default_config_text() -> str:

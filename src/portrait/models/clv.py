@@ -1,0 +1,547 @@
+"""Customer lifetime value: the BG/NBD purchase model and the Gamma-Gamma spend model, fitted by maximum likelihood.
+
+BG/NBD (Fader, Hardie and Lee 2005): while alive, a customer buys at a Poisson rate λ ~ Gamma(r, α);
+after each purchase she drops out with probability p ~ Beta(a, b). A customer is summarised by
+``frequency`` x (repeat purchases), ``recency`` t_x (time of the last purchase since the first) and
+``T`` (time since the first purchase). Gamma-Gamma (Fader and Hardie's note on the spend model): the
+value of one purchase is Gamma(p, ν) with ν ~ Gamma(q, γ), independent of the purchase process; a
+customer is summarised by x and the mean value of the x repeat purchases.
+
+The log-likelihoods and their gradients are vectorised over customers and written with
+``scipy.special``; terms that depend on x alone are computed once per distinct x. Parameters are
+optimised on the log scale with L-BFGS-B; standard errors come from the inverse of the Hessian
+(central differences of the analytic gradient), mapped back to the natural scale. Data too thin to
+fit, and fits that do not converge, raise :class:`InputError` with a one-line message: no model is
+better than a wrong one.
+
+The time unit is the caller's: the refresh (``build``) works in days.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import minimize
+from scipy.special import digamma, expit, gammaln, hyp2f1
+
+from portrait import snapshots
+from portrait.engine import run
+from portrait.errors import InputError
+from portrait.models import record_report
+from portrait.workspace import Workspace
+
+MIN_CUSTOMERS = 30  # a BG/NBD fit needs at least this many customers ...
+MIN_REPEAT_BUYERS = 10  # ... of whom this many bought again; Gamma-Gamma needs this many repeat buyers too
+LOG_BOUND = 25.0  # log-parameters are kept within ±25; a fit that runs to the bound is not identified
+PURCHASE_DAYS = 90  # refresh: expected purchases in the next 90 days
+HORIZON_DAYS = 365  # refresh: CLV over the next 365 days ...
+STEPS = 12  # ... in 12 equal periods, each discounted
+TABLE = "clv_scores"
+BGNBD_PARAMS = ("r", "alpha", "a", "b")
+GAMMA_GAMMA_PARAMS = ("p", "q", "gamma")
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass
+class Fit:
+    """A fitted model: parameters, standard errors, log-likelihood and how the optimiser fared."""
+
+    model: str
+    params: dict[str, float]
+    se: dict[str, float]
+    loglik: float
+    converged: bool
+    iterations: int
+    n: int
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data form (for reports and JSON)."""
+        return {
+            "model": self.model,
+            "params": self.params,
+            "se": self.se,
+            "loglik": self.loglik,
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "n": self.n,
+            "seconds": self.seconds,
+            **self.extra,
+        }
+
+
+def _array(values: ArrayLike, name: str) -> FloatArray:
+    arr = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name}: {int((~np.isfinite(arr)).sum())} missing or infinite values; drop or fill them")
+    return arr
+
+
+def _check_rfm(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+    x, t_x, t_cal = _array(frequency, "frequency"), _array(recency, "recency"), _array(T, "T")
+    if not (len(x) == len(t_x) == len(t_cal)):
+        raise InputError(f"frequency, recency and T differ in length ({len(x)}, {len(t_x)}, {len(t_cal)})")
+    if np.any(x < 0) or np.any(x != np.round(x)):
+        raise InputError("frequency: repeat purchases must be whole numbers ≥ 0")
+    if np.any(t_x < 0) or np.any(t_cal <= 0):
+        raise InputError("recency must be ≥ 0 and T > 0 (time since the first purchase)")
+    if np.any(t_x > t_cal):
+        raise InputError(f"recency: {int((t_x > t_cal).sum())} customers have recency > T; recency ends before T")
+    if np.any((x == 0) & (t_x != 0)):
+        raise InputError("recency: customers without repeat purchases must have recency 0")
+    return x, t_x, t_cal
+
+
+class _ByFrequency:
+    """Customers grouped by their distinct repeat-purchase count (terms in x alone are computed per group)."""
+
+    def __init__(self, x: FloatArray) -> None:
+        self.values, self.index, counts = np.unique(x, return_inverse=True, return_counts=True)
+        self.counts = counts.astype(np.float64)
+
+
+def _minimise(
+    objective: Any, start: FloatArray, names: tuple[str, ...], model: str
+) -> tuple[FloatArray, float, int, FloatArray]:
+    """Minimise a (value, gradient) objective on log-parameters; refuse non-convergence; return φ, value, its, cov."""
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    with np.errstate(all="ignore"):
+        res = minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-8},
+        )
+    if not np.all(np.isfinite(res.x)) or not np.isfinite(res.fun):
+        raise InputError(
+            f"{model}: the optimiser failed (the likelihood is not finite); the data cannot fit this model"
+        )
+    at_bound = [names[i] for i, v in enumerate(res.x) if abs(v) > LOG_BOUND - 1]
+    if at_bound:
+        raise InputError(
+            f"{model}: parameter {', '.join(at_bound)} runs off to its limit — the data cannot identify the model "
+            "(too little variation between customers)"
+        )
+    grad = objective(res.x)[1]
+    if not res.success and np.max(np.abs(grad)) > 1e-4:
+        raise InputError(f"{model}: the optimiser did not converge ({res.message}); the data are too thin to fit")
+    hessian = _hessian(objective, res.x)
+    try:
+        eig = np.linalg.eigvalsh(hessian)
+        if eig.min() <= 0:
+            raise np.linalg.LinAlgError
+        cov = np.linalg.inv(hessian)
+    except np.linalg.LinAlgError:
+        raise InputError(
+            f"{model}: the likelihood has no clear maximum (flat or saddle-shaped); the data are too thin to fit"
+        ) from None
+    return res.x, float(res.fun), int(res.nit), cov
+
+
+def _hessian(objective: Any, phi: FloatArray, step: float = 1e-5) -> FloatArray:
+    """Hessian of the objective at φ by central differences of its analytic gradient, symmetrised."""
+    k = len(phi)
+    h = np.empty((k, k))
+    with np.errstate(all="ignore"):
+        for i in range(k):
+            e = np.zeros(k)
+            e[i] = step
+            h[:, i] = (objective(phi + e)[1] - objective(phi - e)[1]) / (2 * step)
+    return (h + h.T) / 2
+
+
+def _natural(phi: FloatArray, cov_phi: FloatArray, scale: float, names: tuple[str, ...]) -> tuple[dict, dict]:
+    """Natural-scale parameters and their standard errors (delta method: se(θ) = θ·se(log θ))."""
+    theta = np.exp(phi)
+    se = theta * np.sqrt(np.clip(np.diag(cov_phi) / scale, 0, None))
+    return dict(zip(names, map(float, theta), strict=True)), dict(zip(names, map(float, se), strict=True))
+
+
+# --- BG/NBD -------------------------------------------------------------------------------------------------------
+
+
+def bgnbd_loglik(
+    params: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, gradient: bool = False
+) -> float | tuple[float, FloatArray]:
+    """BG/NBD log-likelihood of (r, α, a, b) over all customers; with ``gradient``, also its gradient in (r, α, a, b)."""
+    x, t_x, t_cal = _check_rfm(frequency, recency, T)
+    value, grad = _bgnbd_value_grad(np.asarray(params, dtype=np.float64), _BgnbdData(x, t_x, t_cal))
+    return (value, grad) if gradient else value
+
+
+class _BgnbdData:
+    """The customers of a BG/NBD fit, arranged for fast likelihood evaluations."""
+
+    def __init__(self, x: FloatArray, t_x: FloatArray, t_cal: FloatArray) -> None:
+        self.n = len(x)
+        self.groups = _ByFrequency(x)
+        repeat = x > 0
+        self.T0 = t_cal[~repeat]  # one-time buyers: only log(α + T) matters
+        self.x1, self.t_x1, self.T1 = x[repeat], t_x[repeat], t_cal[repeat]
+        self.g1 = _ByFrequency(self.x1)
+
+
+def _bgnbd_value_grad(theta: FloatArray, d: _BgnbdData) -> tuple[float, FloatArray]:
+    r, alpha, a, b = theta
+    xu, nu = d.groups.values, d.groups.counts
+    log_alpha = np.log(alpha)
+    # terms in x alone
+    ll = float(
+        np.dot(nu, gammaln(r + xu) - gammaln(r) + gammaln(a + b) + gammaln(b + xu) - gammaln(b) - gammaln(a + b + xu))
+        + d.n * r * log_alpha
+    )
+    g_r = float(np.dot(nu, digamma(r + xu) - digamma(r))) + d.n * log_alpha
+    g_alpha = d.n * r / alpha
+    g_a = float(np.dot(nu, digamma(a + b) - digamma(a + b + xu)))
+    g_b = float(np.dot(nu, digamma(a + b) + digamma(b + xu) - digamma(b) - digamma(a + b + xu)))
+    # one-time buyers: log L = ... − r log(α + T)
+    if len(d.T0):
+        lt0 = np.log(alpha + d.T0)
+        ll -= r * float(lt0.sum())
+        g_r -= float(lt0.sum())
+        g_alpha -= r * float(np.sum(1.0 / (alpha + d.T0)))
+    # repeat buyers: log L = ... + log(exp(A3) + exp(A4))
+    if len(d.x1):
+        xv, idx = d.g1.values, d.g1.index
+        rx = r + d.x1
+        l_cal = np.log(alpha + d.T1)
+        l_last = np.log(alpha + d.t_x1)
+        a3 = -rx * l_cal
+        a4 = (np.log(a) - np.log(b + xv - 1))[idx] - rx * l_last
+        total = np.logaddexp(a3, a4)
+        w4 = np.exp(a4 - total)
+        w3 = 1.0 - w4
+        ll += float(total.sum())
+        g_r -= float(np.dot(w3, l_cal) + np.dot(w4, l_last))
+        g_alpha -= float(np.dot(rx, w3 / (alpha + d.T1) + w4 / (alpha + d.t_x1)))
+        w4_sum = float(w4.sum())
+        g_a += w4_sum / a
+        g_b -= float(np.dot(np.bincount(idx, weights=w4, minlength=len(xv)), 1.0 / (b + xv - 1)))
+    return ll, np.array([g_r, g_alpha, g_a, g_b])
+
+
+def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Fit:
+    """Fit BG/NBD by maximum likelihood; refuse (InputError) thin data or a fit that does not converge."""
+    started = time.perf_counter()
+    x, t_x, t_cal = _check_rfm(frequency, recency, T)
+    n, repeat = len(x), int((x > 0).sum())
+    if n < MIN_CUSTOMERS:
+        raise InputError(f"BG/NBD: too few customers ({n}); at least {MIN_CUSTOMERS} are needed to fit")
+    if repeat < MIN_REPEAT_BUYERS:
+        raise InputError(
+            f"BG/NBD: too few repeat buyers ({repeat} of {n}); at least {MIN_REPEAT_BUYERS} must have bought again"
+        )
+    if np.ptp(t_cal) == 0 and np.ptp(x) == 0 and np.ptp(t_x) == 0:
+        raise InputError("BG/NBD: every customer has the same history; there is no variation to fit")
+    data = _BgnbdData(x, t_x, t_cal)
+
+    def objective(phi: FloatArray) -> tuple[float, FloatArray]:
+        theta = np.exp(phi)
+        value, grad = _bgnbd_value_grad(theta, data)
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(phi)
+        return -value / n, -grad * theta / n
+
+    start = np.log([1.0, max(float(t_cal.mean()), 1e-6) / max(float(x.mean()), 0.1), 1.0, 1.0])
+    phi, value, iterations, cov = _minimise(objective, start, BGNBD_PARAMS, "BG/NBD")
+    params, se = _natural(phi, cov, n, BGNBD_PARAMS)
+    return Fit(
+        "bgnbd",
+        params,
+        se,
+        -value * n,
+        True,
+        iterations,
+        n,
+        round(time.perf_counter() - started, 4),
+        {"repeat_buyers": repeat},
+    )
+
+
+def p_alive(fit: Fit, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
+    """Probability that each customer is still alive (1 for customers without repeat purchases)."""
+    x, t_x, t_cal = _check_rfm(frequency, recency, T)
+    r, alpha, a, b = (fit.params[k] for k in BGNBD_PARAMS)
+    out = np.ones_like(x)
+    rep = x > 0
+    xr = x[rep]
+    # P(alive) = 1 / (1 + a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)), in logs
+    log_odds_dead = np.log(a) - np.log(b + xr - 1) + (r + xr) * (np.log(alpha + t_cal[rep]) - np.log(alpha + t_x[rep]))
+    out[rep] = expit(-log_odds_dead)
+    return out
+
+
+def expected_purchases(fit: Fit, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
+    """Each customer's expected number of purchases in the next ``t`` time units, given her history."""
+    if t < 0:
+        raise InputError(f"expected purchases: the period must be ≥ 0, got {t}")
+    x, t_x, t_cal = _check_rfm(frequency, recency, T)
+    r, alpha, a, b = (fit.params[k] for k in BGNBD_PARAMS)
+    # E[X(t) | x, t_x, T] = (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive);
+    # by Pfaff's transformation the bracket is 1 − ₂F₁(r+x, a−1; a+b+x−1; −t/(α+T)), which neither overflows nor
+    # underflows for long histories.
+    bracket = 1.0 - hyp2f1(r + x, a - 1.0, a + b + x - 1.0, -t / (alpha + t_cal))
+    return (a + b + x - 1.0) / (a - 1.0) * bracket * p_alive(fit, x, t_x, t_cal)
+
+
+def unconditional_expected_purchases(fit: Fit, t: ArrayLike) -> FloatArray:
+    """Expected purchases of a new customer in ``t`` time units after the first purchase (the population curve)."""
+    tt = np.asarray(t, dtype=np.float64)
+    r, alpha, a, b = (fit.params[k] for k in BGNBD_PARAMS)
+    return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + tt)) ** r * hyp2f1(r, b, a + b - 1, tt / (alpha + tt)))
+
+
+# --- Gamma-Gamma --------------------------------------------------------------------------------------------------
+
+
+class _SpendData:
+    """Repeat buyers of a Gamma-Gamma fit, arranged for fast likelihood evaluations."""
+
+    def __init__(self, x: FloatArray, m: FloatArray) -> None:
+        self.n = len(x)
+        self.groups = _ByFrequency(x)
+        self.x, self.xm = x, x * m
+        self.sum_x_log_xm = float(np.dot(x, np.log(x * m)))  # Σ x·(log x + log m̄)
+        self.sum_log_m = float(np.log(m).sum())
+
+
+def _spend_value_grad(theta: FloatArray, d: _SpendData) -> tuple[float, FloatArray]:
+    p, q, gamma = theta
+    xu, nu = d.groups.values, d.groups.counts
+    px_q = p * xu + q
+    ll = float(np.dot(nu, gammaln(px_q) - gammaln(p * xu) - gammaln(q))) + d.n * q * np.log(gamma)
+    ll += p * d.sum_x_log_xm - d.sum_log_m
+    g_p = float(np.dot(nu * xu, digamma(px_q) - digamma(p * xu))) + d.sum_x_log_xm
+    g_q = float(np.dot(nu, digamma(px_q) - digamma(q))) + d.n * np.log(gamma)
+    g_gamma = d.n * q / gamma
+    base = gamma + d.xm
+    log_base = np.log(base)
+    weight = p * d.x + q
+    ll -= float(np.dot(weight, log_base))
+    g_p -= float(np.dot(d.x, log_base))
+    g_q -= float(log_base.sum())
+    g_gamma -= float(np.sum(weight / base))
+    return ll, np.array([g_p, g_q, g_gamma])
+
+
+def gamma_gamma_loglik(
+    params: ArrayLike, frequency: ArrayLike, monetary: ArrayLike, gradient: bool = False
+) -> float | tuple[float, FloatArray]:
+    """Gamma-Gamma log-likelihood of (p, q, γ) over repeat buyers; with ``gradient``, also its gradient."""
+    x, m = _array(frequency, "frequency"), _array(monetary, "monetary")
+    value, grad = _spend_value_grad(np.asarray(params, dtype=np.float64), _SpendData(x, m))
+    return (value, grad) if gradient else value
+
+
+def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> Fit:
+    """Fit Gamma-Gamma on the customers with repeat purchases (x > 0) and a positive mean value; refuse thin data."""
+    started = time.perf_counter()
+    x, m = _array(frequency, "frequency"), _array(monetary, "monetary")
+    if len(x) != len(m):
+        raise InputError(f"frequency and monetary differ in length ({len(x)}, {len(m)})")
+    if np.any(x < 0) or np.any(x != np.round(x)):
+        raise InputError("frequency: repeat purchases must be whole numbers ≥ 0")
+    use = (x > 0) & (m > 0)
+    x, m = x[use], m[use]
+    n = len(x)
+    if n < MIN_REPEAT_BUYERS:
+        raise InputError(
+            f"Gamma-Gamma: too few repeat buyers with a positive spend ({n}); at least {MIN_REPEAT_BUYERS} are needed"
+        )
+    if np.ptp(m) <= 1e-9 * float(m.mean()):
+        raise InputError("Gamma-Gamma: every repeat buyer has the same mean spend; there is no variation to fit")
+    data = _SpendData(x, m)
+
+    def objective(phi: FloatArray) -> tuple[float, FloatArray]:
+        theta = np.exp(phi)
+        value, grad = _spend_value_grad(theta, data)
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(phi)
+        return -value / n, -grad * theta / n
+
+    # start from the moments: one purchase's value has mean p·E[1/ν]; p = 1, q = 2, γ = mean spend
+    start = np.log([1.0, 2.0, float(m.mean())])
+    phi, value, iterations, cov = _minimise(objective, start, GAMMA_GAMMA_PARAMS, "Gamma-Gamma")
+    params, se = _natural(phi, cov, n, GAMMA_GAMMA_PARAMS)
+    if params["q"] <= 1:
+        raise InputError(
+            f"Gamma-Gamma: fitted q = {params['q']:.3f} ≤ 1, so the mean spend is not finite; spends are too dispersed"
+        )
+    return Fit("gamma_gamma", params, se, -value * n, True, iterations, n, round(time.perf_counter() - started, 4))
+
+
+def expected_avg_value(fit: Fit, frequency: ArrayLike, monetary: ArrayLike) -> FloatArray:
+    """Each customer's expected value per purchase: (γ + x·m̄)·p / (p·x + q − 1); the population mean when x = 0."""
+    x, m = _array(frequency, "frequency"), _array(monetary, "monetary")
+    p, q, gamma = (fit.params[k] for k in GAMMA_GAMMA_PARAMS)
+    m = np.where(x > 0, np.clip(m, 0, None), 0.0)
+    return (gamma + x * m) * p / (p * x + q - 1)
+
+
+def clv(
+    bgnbd: Fit,
+    gamma_gamma: Fit,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    monetary: ArrayLike,
+    horizon: float,
+    discount: float = 0.0,
+    steps: int = STEPS,
+) -> FloatArray:
+    """Expected, discounted value of each customer's purchases over ``horizon``.
+
+    CLV = v̂ · Σ_{k=1..steps} (E[X(k·h/steps)] − E[X((k−1)·h/steps)]) / (1 + discount)^k, where ``discount``
+    is the rate per period of length h/steps and v̂ the Gamma-Gamma expected value per purchase.
+    """
+    if horizon <= 0 or steps < 1:
+        raise InputError(f"CLV: the horizon must be > 0 and steps ≥ 1, got {horizon} and {steps}")
+    if discount < 0:
+        raise InputError(f"CLV: the discount rate must be ≥ 0, got {discount}")
+    x, t_x, t_cal = _check_rfm(frequency, recency, T)
+    value = expected_avg_value(gamma_gamma, x, monetary)
+    total = np.zeros_like(x)
+    before = np.zeros_like(x)
+    for k in range(1, steps + 1):
+        upto = expected_purchases(bgnbd, horizon * k / steps, x, t_x, t_cal)
+        total += (upto - before) / (1 + discount) ** k
+        before = upto
+    return value * total
+
+
+# --- the refresh stage and the report -----------------------------------------------------------------------------
+
+
+def customer_histories(con: duckdb.DuckDBPyConnection, as_of: date) -> pa.Table:
+    """Per buyer, in days as of ``as_of``: repeat purchase days x, recency t_x, age T and mean repeat-day value.
+
+    A purchase is a day with at least one paid (not refunded) order; its value is the day's paid amount.
+    """
+    return con.execute(
+        """WITH days AS (
+               SELECT user_id, order_date AS day, sum(COALESCE(amount, 0)) AS value
+               FROM order_facts WHERE NOT refunded GROUP BY ALL),
+           firsts AS (SELECT user_id, min(day) AS first_day FROM days GROUP BY user_id)
+           SELECT d.user_id,
+                  CAST(count(*) - 1 AS DOUBLE) AS frequency,
+                  CAST(date_diff('day', f.first_day, max(d.day)) AS DOUBLE) AS recency,
+                  CAST(date_diff('day', f.first_day, CAST(? AS DATE)) AS DOUBLE) AS "T",
+                  CAST(COALESCE(avg(d.value) FILTER (WHERE d.day > f.first_day), 0) AS DOUBLE) AS monetary
+           FROM days d JOIN firsts f USING (user_id)
+           GROUP BY d.user_id, f.first_day
+           ORDER BY d.user_id""",
+        [as_of],
+    ).to_arrow_table()
+
+
+def _empty_scores(con: duckdb.DuckDBPyConnection) -> None:
+    run(
+        con,
+        f"""CREATE OR REPLACE TABLE {TABLE} AS
+            SELECT user_id, CAST(NULL AS DOUBLE) AS expected_purchases_{PURCHASE_DAYS}d,
+                   CAST(NULL AS DOUBLE) AS p_alive, CAST(NULL AS DOUBLE) AS expected_avg_value,
+                   CAST(NULL AS DOUBLE) AS clv_{HORIZON_DAYS}d
+            FROM customer_table ORDER BY user_id""",
+    )
+
+
+def build(con: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) -> None:
+    """Refresh stage: fit both models on the snapshot's buyers, write ``clv_scores`` and the model report."""
+    annual = ws.config.clv.discount_rate
+    per_step = (1 + annual) ** (1 / STEPS) - 1
+    settings = {
+        "unit": "day",
+        "as_of": as_of.isoformat(),
+        "purchase_days": PURCHASE_DAYS,
+        "horizon_days": HORIZON_DAYS,
+        "steps": STEPS,
+        "discount_rate": annual,
+    }
+    hist = customer_histories(con, as_of)
+    x, t_x, t_cal, m = (hist.column(c).to_numpy() for c in ("frequency", "recency", "T", "monetary"))
+    try:
+        bg = fit_bgnbd(x, t_x, t_cal)
+    except InputError as exc:
+        _empty_scores(con)
+        record_report(con, "clv", "skipped", str(exc), {**settings, "buyers": len(x)})
+        return
+    alive = p_alive(bg, x, t_x, t_cal)
+    purchases = expected_purchases(bg, PURCHASE_DAYS, x, t_x, t_cal)
+    message = f"BG/NBD fitted on {bg.n} buyers ({bg.extra['repeat_buyers']} repeat buyers)"
+    try:
+        gg: Fit | None = fit_gamma_gamma(x, m)
+    except InputError as exc:
+        gg, spend_note = None, str(exc)
+        value = lifetime = np.full_like(x, np.nan)
+        message += f"; no CLV: {spend_note}"
+    else:
+        value = expected_avg_value(gg, x, m)
+        lifetime = clv(bg, gg, x, t_x, t_cal, m, HORIZON_DAYS, per_step, STEPS)
+        message += f"; Gamma-Gamma on {gg.n} repeat buyers"
+    scores = pa.table(
+        {
+            "user_id": hist.column("user_id"),
+            f"expected_purchases_{PURCHASE_DAYS}d": purchases,
+            "p_alive": alive,
+            "expected_avg_value": pa.array(value, from_pandas=True),
+            f"clv_{HORIZON_DAYS}d": pa.array(lifetime, from_pandas=True),
+        }
+    )
+    con.register("_clv_arrow", scores)
+    run(
+        con,
+        f"""CREATE OR REPLACE TABLE {TABLE} AS
+            SELECT c.user_id, s.* EXCLUDE (user_id)
+            FROM customer_table c LEFT JOIN _clv_arrow s USING (user_id) ORDER BY c.user_id""",
+    )
+    con.unregister("_clv_arrow")
+    report = {
+        **settings,
+        "buyers": bg.n,
+        "bgnbd": bg.as_dict(),
+        "gamma_gamma": gg.as_dict() if gg else {"status": "skipped", "message": spend_note},
+    }
+    record_report(con, "clv", "ok", message, report)
+
+
+def clv_report(ws: Workspace, top: int = 10) -> dict[str, Any]:
+    """The CLV fit of the current snapshot (parameters, standard errors, log-likelihoods) and the top customers."""
+    ws.require("read")
+    if top < 0:
+        raise InputError(f"top: must be ≥ 0, got {top}")
+    with snapshots.reader(ws) as (con, snap):
+        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "model_reports" not in present:
+            raise InputError("this snapshot has no model reports; run `portrait refresh` again")
+        row = con.execute("SELECT status, message, report FROM model_reports WHERE model = 'clv'").fetchall()
+        if not row:
+            raise InputError("this snapshot has no CLV model; run `portrait refresh` again")
+        status, message, report = row[0]
+        out: dict[str, Any] = {
+            "snapshot": snap.id,
+            "as_of": snap.as_of,
+            "status": status,
+            "message": message,
+            **json.loads(report),
+        }
+        value = f"clv_{HORIZON_DAYS}d"
+        rows = con.execute(
+            f"""SELECT user_id, expected_purchases_{PURCHASE_DAYS}d, p_alive, expected_avg_value, {value}
+                FROM {TABLE} WHERE {value} IS NOT NULL ORDER BY {value} DESC, user_id LIMIT ?""",
+            [top],
+        ).fetchall()
+    names = ("user_id", f"expected_purchases_{PURCHASE_DAYS}d", "p_alive", "expected_avg_value", value)
+    out["top"] = [dict(zip(names, r, strict=True)) for r in rows]
+    return out
