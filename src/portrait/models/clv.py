@@ -40,6 +40,8 @@ from portrait.workspace import Workspace
 
 MIN_CUSTOMERS = 30  # a BG/NBD fit needs at least this many customers ...
 MIN_REPEAT_BUYERS = 10  # ... of whom this many bought again; Gamma-Gamma needs this many repeat buyers too
+MAX_RELATIVE_SE = 10.0  # ... or a standard error above 10× its estimate: the likelihood is flat in that direction
+MAX_GRADIENT = 1e-5  # a fit is converged when no log-parameter moves the mean log-likelihood by more than this
 LOG_BOUND = 25.0  # log-parameters are kept within ±25; a fit that runs to the bound is not identified
 PURCHASE_DAYS = 90  # refresh: expected purchases in the next 90 days
 HORIZON_DAYS = 365  # refresh: CLV over the next 365 days ...
@@ -93,8 +95,8 @@ def _check_rfm(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[
         raise InputError(f"frequency, recency and T differ in length ({len(x)}, {len(t_x)}, {len(t_cal)})")
     if np.any(x < 0) or np.any(x != np.round(x)):
         raise InputError("frequency: repeat purchases must be whole numbers ≥ 0")
-    if np.any(t_x < 0) or np.any(t_cal <= 0):
-        raise InputError("recency must be ≥ 0 and T > 0 (time since the first purchase)")
+    if np.any(t_x < 0) or np.any(t_cal < 0):
+        raise InputError("recency and T (time since the first purchase) must be ≥ 0")
     if np.any(t_x > t_cal):
         raise InputError(f"recency: {int((t_x > t_cal).sum())} customers have recency > T; recency ends before T")
     if np.any((x == 0) & (t_x != 0)):
@@ -135,8 +137,11 @@ def _minimise(
             "(too little variation between customers)"
         )
     grad = objective(res.x)[1]
-    if not res.success and np.max(np.abs(grad)) > 1e-4:
-        raise InputError(f"{model}: the optimiser did not converge ({res.message}); the data are too thin to fit")
+    if not res.success or np.max(np.abs(grad)) > MAX_GRADIENT:
+        raise InputError(
+            f"{model}: the optimiser did not converge (it stopped with gradient {np.max(np.abs(grad)):.1g} "
+            "per customer); the likelihood has no interior maximum for these data"
+        )
     hessian = _hessian(objective, res.x)
     try:
         eig = np.linalg.eigvalsh(hessian)
@@ -148,6 +153,16 @@ def _minimise(
             f"{model}: the likelihood has no clear maximum (flat or saddle-shaped); the data are too thin to fit"
         ) from None
     return res.x, float(res.fun), int(res.nit), cov
+
+
+def _identified(params: dict[str, float], se: dict[str, float], model: str) -> None:
+    """Refuse a fit whose parameters the data cannot pin down (a standard error over 10× the estimate)."""
+    loose = [k for k, v in params.items() if not se[k] <= MAX_RELATIVE_SE * v]
+    if loose:
+        raise InputError(
+            f"{model}: the data cannot pin down {', '.join(loose)} (standard error over {MAX_RELATIVE_SE:g}× the "
+            "estimate; the likelihood is nearly flat) — too little variation between customers"
+        )
 
 
 def _hessian(objective: Any, phi: FloatArray, step: float = 1e-5) -> FloatArray:
@@ -257,6 +272,7 @@ def fit_bgnbd(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Fit:
     start = np.log([1.0, max(float(t_cal.mean()), 1e-6) / max(float(x.mean()), 0.1), 1.0, 1.0])
     phi, value, iterations, cov = _minimise(objective, start, BGNBD_PARAMS, "BG/NBD")
     params, se = _natural(phi, cov, n, BGNBD_PARAMS)
+    _identified(params, se, "BG/NBD")
     return Fit(
         "bgnbd",
         params,
@@ -283,24 +299,46 @@ def p_alive(fit: Fit, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) ->
     return out
 
 
+def _purchases_while_alive(
+    r: float, alpha: float, a: float, b: float, t: float, x: FloatArray, T: FloatArray
+) -> FloatArray:
+    """(a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; z)], z = t/(α+T+t).
+
+    By Euler's transformation the bracket is 1 − (1−z)^(a−1) ₂F₁(a+b−1−r, a−1; a+b+x−1; z), whose first two
+    parameters do not grow with x: accurate (checked against mpmath) and free of overflow for long histories, where
+    the direct form multiplies a huge ₂F₁ by a vanishing power. At a = 1 the form is 0/0 but the function is smooth:
+    there it is the mean of its values at 1 ± 10⁻⁴.
+    """
+    if abs(a - 1.0) < 5e-5:
+        return (
+            _purchases_while_alive(r, alpha, 1 - 1e-4, b, t, x, T)
+            + _purchases_while_alive(r, alpha, 1 + 1e-4, b, t, x, T)
+        ) / 2
+    z = t / (alpha + T + t)
+    bracket = 1.0 - (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+    return (a + b + x - 1.0) / (a - 1.0) * bracket
+
+
 def expected_purchases(fit: Fit, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:
-    """Each customer's expected number of purchases in the next ``t`` time units, given her history."""
+    """Each customer's expected number of purchases in the next ``t`` time units, given her history.
+
+    E[X(t) | x, t_x, T] = (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive).
+    """
     if t < 0:
         raise InputError(f"expected purchases: the period must be ≥ 0, got {t}")
     x, t_x, t_cal = _check_rfm(frequency, recency, T)
     r, alpha, a, b = (fit.params[k] for k in BGNBD_PARAMS)
-    # E[X(t) | x, t_x, T] = (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive);
-    # by Pfaff's transformation the bracket is 1 − ₂F₁(r+x, a−1; a+b+x−1; −t/(α+T)), which neither overflows nor
-    # underflows for long histories.
-    bracket = 1.0 - hyp2f1(r + x, a - 1.0, a + b + x - 1.0, -t / (alpha + t_cal))
-    return (a + b + x - 1.0) / (a - 1.0) * bracket * p_alive(fit, x, t_x, t_cal)
+    return _purchases_while_alive(r, alpha, a, b, t, x, t_cal) * p_alive(fit, x, t_x, t_cal)
 
 
 def unconditional_expected_purchases(fit: Fit, t: ArrayLike) -> FloatArray:
     """Expected purchases of a new customer in ``t`` time units after the first purchase (the population curve)."""
     tt = np.asarray(t, dtype=np.float64)
     r, alpha, a, b = (fit.params[k] for k in BGNBD_PARAMS)
-    return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + tt)) ** r * hyp2f1(r, b, a + b - 1, tt / (alpha + tt)))
+    zero = np.zeros(1)
+    return np.array([_purchases_while_alive(r, alpha, a, b, float(u), zero, zero)[0] for u in tt.ravel()]).reshape(
+        tt.shape
+    )
 
 
 # --- Gamma-Gamma --------------------------------------------------------------------------------------------------
@@ -375,6 +413,7 @@ def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> Fit:
     start = np.log([1.0, 2.0, float(m.mean())])
     phi, value, iterations, cov = _minimise(objective, start, GAMMA_GAMMA_PARAMS, "Gamma-Gamma")
     params, se = _natural(phi, cov, n, GAMMA_GAMMA_PARAMS)
+    _identified(params, se, "Gamma-Gamma")
     if params["q"] <= 1:
         raise InputError(
             f"Gamma-Gamma: fitted q = {params['q']:.3f} ≤ 1, so the mean spend is not finite; spends are too dispersed"
@@ -427,22 +466,24 @@ def clv(
 def customer_histories(con: duckdb.DuckDBPyConnection, as_of: date) -> pa.Table:
     """Per buyer, in days as of ``as_of``: repeat purchase days x, recency t_x, age T and mean repeat-day value.
 
-    A purchase is a day with at least one paid (not refunded) order; its value is the day's paid amount.
+    A purchase is a day with at least one paid (not refunded) order; its value is the day's paid amount. Time runs
+    from the first purchase day: t_x to the last purchase day, T to the last day of data (the day before ``as_of``),
+    as in Fader, Hardie and Lee's CDNOW summary.
     """
-    return con.execute(
-        """WITH days AS (
+    last_day = f"DATE '{as_of.isoformat()}' - 1"
+    return con.sql(
+        f"""WITH days AS (
                SELECT user_id, order_date AS day, sum(COALESCE(amount, 0)) AS value
                FROM order_facts WHERE NOT refunded GROUP BY ALL),
            firsts AS (SELECT user_id, min(day) AS first_day FROM days GROUP BY user_id)
            SELECT d.user_id,
                   CAST(count(*) - 1 AS DOUBLE) AS frequency,
                   CAST(date_diff('day', f.first_day, max(d.day)) AS DOUBLE) AS recency,
-                  CAST(date_diff('day', f.first_day, CAST(? AS DATE)) AS DOUBLE) AS "T",
+                  CAST(date_diff('day', f.first_day, {last_day}) AS DOUBLE) AS "T",
                   CAST(COALESCE(avg(d.value) FILTER (WHERE d.day > f.first_day), 0) AS DOUBLE) AS monetary
            FROM days d JOIN firsts f USING (user_id)
            GROUP BY d.user_id, f.first_day
-           ORDER BY d.user_id""",
-        [as_of],
+           ORDER BY d.user_id"""
     ).to_arrow_table()
 
 
