@@ -15,8 +15,10 @@ import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from portrait import snapshots
+from portrait.cli import app
 from portrait.errors import InputError
 from portrait.ingest.job import import_files
 from portrait.models import clv
@@ -385,15 +387,11 @@ def test_model_clv_cli(shop):
     result = json.loads(out.stdout)
     assert result == json.loads(json.dumps(clv.clv_report(shop, top=3), default=str))
     assert len(result["top"]) == 3 and set(result["bgnbd"]["se"]) == {"r", "alpha", "a", "b"}
-    table = subprocess.run(
-        [PORTRAIT, "model", "clv", "--workspace", str(shop.path)], capture_output=True, text=True, check=True
-    )
-    assert "BG/NBD" in table.stdout and "top customers by CLV" in table.stdout
+    table = CliRunner().invoke(app, ["model", "clv", "--workspace", str(shop.path)])
+    assert table.exit_code == 0 and "BG/NBD" in table.stdout and "top customers by CLV" in table.stdout
 
 
 def test_model_clv_cli_before_a_refresh(ws):
-    out = subprocess.run(
-        [PORTRAIT, "model", "clv", "--workspace", str(ws.path), "--json"], capture_output=True, text=True
-    )
-    assert out.returncode == 2 and out.stdout == ""
-    assert "no refresh yet" in out.stderr
+    result = CliRunner().invoke(app, ["model", "clv", "--workspace", str(ws.path), "--json"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "no refresh yet" in result.stderr
