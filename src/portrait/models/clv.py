@@ -249,12 +249,14 @@ def _bgnbd_value_grad(theta: FloatArray, d: _BgnbdData) -> tuple[float, FloatArr
         rx = r + d.x1
         l_cal = np.log(alpha + d.T1)
         l_last = np.log(alpha + d.t_x1)
+        # A3 = −(r+x)·log(α+T), A4 = log a − log(b+x−1) − (r+x)·log(α+t_x); with D = A4 − A3 and e = exp(−|D|):
+        # log(exp A3 + exp A4) = A3 + max(D, 0) + log1p(e), and the weight of A4 is 1/(1+e) or e/(1+e)
         a3 = -rx * l_cal
-        a4 = (np.log(a) - np.log(b + xv - 1))[idx] - rx * l_last
-        total = np.logaddexp(a3, a4)
-        w4 = np.exp(a4 - total)
+        diff = (np.log(a) - np.log(b + xv - 1))[idx] + rx * (l_cal - l_last)
+        e = np.exp(-np.abs(diff))
+        w4 = np.where(diff > 0, 1.0, e) / (1.0 + e)
         w3 = 1.0 - w4
-        ll += float(total.sum())
+        ll += float(a3.sum() + np.maximum(diff, 0).sum() + np.log1p(e).sum())
         g_r -= float(_dot(w3, l_cal) + _dot(w4, l_last))
         g_alpha -= float(_dot(rx, w3 / (alpha + d.T1) + w4 / (alpha + d.t_x1)))
         w4_sum = float(w4.sum())
@@ -344,7 +346,24 @@ def expected_purchases(fit: Fit, t: float, frequency: ArrayLike, recency: ArrayL
         raise InputError(f"expected purchases: the period must be ≥ 0, got {t}")
     x, t_x, t_cal = _check_rfm(frequency, recency, T)
     r, alpha, a, b = (fit.params[k] for k in BGNBD_PARAMS)
-    return _purchases_while_alive(r, alpha, a, b, t, x, t_cal) * p_alive(fit, x, t_x, t_cal)
+    (xu, tu), index = _distinct_pairs(x, t_cal)
+    return _purchases_while_alive(r, alpha, a, b, t, xu, tu)[index] * p_alive(fit, x, t_x, t_cal)
+
+
+def _distinct_pairs(x: FloatArray, T: FloatArray) -> tuple[tuple[FloatArray, FloatArray], FloatArray | slice]:
+    """The distinct (x, T) pairs and each customer's index into them, when both are whole numbers (days).
+
+    The ₂F₁ of the expected purchases depends on x and T alone; in whole days a million customers share a few
+    thousand pairs, so it is evaluated once per pair. With fractional times every customer is her own pair.
+    """
+    if len(x) < 1000 or np.any(T != np.round(T)) or T.max() > 2**31:
+        return (x, T), slice(None)
+    key = x.astype(np.int64) * (int(T.max()) + 1) + T.astype(np.int64)
+    distinct, index = np.unique(key, return_inverse=True)
+    if len(distinct) > len(x) // 2:
+        return (x, T), slice(None)
+    width = int(T.max()) + 1
+    return ((distinct // width).astype(np.float64), (distinct % width).astype(np.float64)), index
 
 
 def unconditional_expected_purchases(fit: Fit, t: ArrayLike) -> FloatArray:
@@ -467,13 +486,16 @@ def clv(
         raise InputError(f"CLV: the discount rate must be ≥ 0, got {discount}")
     x, t_x, t_cal = _check_rfm(frequency, recency, T)
     value = expected_avg_value(gamma_gamma, x, monetary)
-    total = np.zeros_like(x)
-    before = np.zeros_like(x)
+    r, alpha, a, b = (bgnbd.params[k] for k in BGNBD_PARAMS)
+    # E[X(t)] = W(t; x, T) · P(alive): the increments share the factor P(alive), and W depends on (x, T) alone
+    (xu, tu), index = _distinct_pairs(x, t_cal)
+    total = np.zeros_like(xu)
+    before = np.zeros_like(xu)
     for k in range(1, steps + 1):
-        upto = expected_purchases(bgnbd, horizon * k / steps, x, t_x, t_cal)
+        upto = _purchases_while_alive(r, alpha, a, b, horizon * k / steps, xu, tu)
         total += (upto - before) / (1 + discount) ** k
         before = upto
-    return value * total
+    return value * total[index] * p_alive(bgnbd, x, t_x, t_cal)
 
 
 # --- the refresh stage and the report -----------------------------------------------------------------------------
