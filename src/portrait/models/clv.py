@@ -153,9 +153,13 @@ def _minimise(
         )
     grad = objective(res.x)[1]
     if not res.success or np.max(np.abs(grad)) > MAX_GRADIENT:
+        reason = (
+            f"it stopped: {str(res.message).lower()}"
+            if not res.success
+            else f"it stopped with gradient {np.max(np.abs(grad)):.1g} per customer"
+        )
         raise InputError(
-            f"{model}: the optimiser did not converge (it stopped with gradient {np.max(np.abs(grad)):.1g} "
-            "per customer); the likelihood has no interior maximum for these data"
+            f"{model}: the optimiser did not converge ({reason}); the likelihood has no clear maximum for these data"
         )
     with _blas().limit(limits=1, user_api="blas"):
         hessian = _hessian(objective, res.x)
@@ -171,8 +175,23 @@ def _minimise(
     return res.x, float(res.fun), int(res.nit), cov
 
 
+# Mixing distributions whose shape runs past this have lost their spread: the heterogeneity the model describes
+# is gone from the data, the likelihood climbs a ridge towards a simpler model and the parameters are not identified.
+# (The coefficient of variation of a Gamma's draws is 1/√shape; a Beta(a, b)'s spread shrinks like 1/√(a + b).)
+MAX_SHAPE = 1e4
+SHAPES = {"r": ("r",), "a + b": ("a", "b"), "p": ("p",), "q": ("q",)}
+
+
 def _identified(params: dict[str, float], se: dict[str, float], model: str) -> None:
-    """Refuse a fit whose parameters the data cannot pin down (a standard error over 10× the estimate)."""
+    """Refuse a fit whose mixing distribution collapsed or whose parameters the data cannot pin down."""
+    for label, names in SHAPES.items():
+        if all(k in params for k in names) and sum(params[k] for k in names) > MAX_SHAPE:
+            value = sum(params[k] for k in names)
+            raise InputError(
+                f"{model}: {label} = {value:.3g} runs off towards infinity — the customers show no variation in "
+                f"{'purchase rates' if label == 'r' else 'dropout' if label == 'a + b' else 'spend'}, so the "
+                "model is not identified"
+            )
     loose = [k for k, v in params.items() if not se[k] <= MAX_RELATIVE_SE * v]
     if loose:
         raise InputError(
