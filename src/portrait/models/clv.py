@@ -154,7 +154,7 @@ def _minimise(
     grad = objective(res.x)[1]
     if not res.success or np.max(np.abs(grad)) > MAX_GRADIENT:
         reason = (
-            f"it stopped: {str(res.message).lower()}"
+            f"it stopped after {res.nit} iterations short of its tolerances"
             if not res.success
             else f"it stopped with gradient {np.max(np.abs(grad)):.1g} per customer"
         )
