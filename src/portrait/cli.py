@@ -905,9 +905,13 @@ def model_clv(
         fit = result.get(key)
         if not fit or "params" not in fit:
             continue
-        _show(
+        out.print(
             f"{title}: log-likelihood {fit['loglik']:.2f}, n {fit['n']:,}, "
             f"{'converged' if fit['converged'] else 'NOT converged'} in {fit['iterations']} iterations",
+            markup=False,
+        )
+        _show(
+            title,
             ("parameter", "estimate", "std. error"),
             [(k, f"{v:.4g}", f"{fit['se'][k]:.3g}") for k, v in fit["params"].items()],
             right=("estimate", "std. error"),
