@@ -14,8 +14,9 @@ Data sets (built once into ``benchmarks/data/clv/`` as ``.npz``, git-ignored):
 Each contender fits each model in its own child process (``--one``), ``--runs`` times (``--runs-big`` on the
 synthetic set), alternating which goes first. The time is the fit call alone (data already in memory);
 the peak memory is the child's ``ru_maxrss`` (interpreter, imports and data included, the same for both).
-``lifetimes`` 0.11.3 runs as published on this venv's numpy/scipy/pandas (it is given NumPy arrays, which
-avoids its pandas-3 index problems); both get the same arrays. Medians, ratios lifetimes ÷ portrait.
+``lifetimes`` 0.11.3 (the last release) runs unchanged on this venv's NumPy 2 / SciPy / pandas 3; it only warns
+at import about a pandas option pandas 3 deprecated. Both get the same NumPy arrays. Medians, ratios
+lifetimes ÷ portrait.
 ``--write-docs`` replaces the "## CLV fitting" section of docs/benchmarks.md; raw figures go to
 ``benchmarks/data/clv/results.json``.
 """
