@@ -126,6 +126,24 @@ def test_predictions_on_cdnow(cdnow_summary):
     assert e39[0] == pytest.approx(direct, rel=1e-10)
 
 
+def test_population_curve_is_a_new_customers_expectation(cdnow_summary):
+    d = cdnow_summary
+    fit = clv.fit_bgnbd(d.frequency, d.recency, d["T"])
+    r, alpha, a, b = (fit.params[k] for k in clv.BGNBD_PARAMS)
+    weeks = np.array([13.0, 39.0, 78.0])
+    curve = clv.unconditional_expected_purchases(fit, weeks)
+    # eq. (9) of the paper, directly: (a+b−1)/(a−1) · [1 − (α/(α+t))^r ₂F₁(r, b; a+b−1; t/(α+t))]
+    from scipy.special import hyp2f1
+
+    direct = (
+        (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + weeks)) ** r * hyp2f1(r, b, a + b - 1, weeks / (alpha + weeks)))
+    )
+    assert np.allclose(curve, direct, rtol=1e-10)
+    # a customer seen at her first purchase (x = 0, T = 0) expects exactly the population curve
+    fresh = [clv.expected_purchases(fit, w, [0], [0.0], [0.0])[0] for w in weeks]
+    assert np.allclose(curve, fresh, rtol=1e-12) and np.all(np.diff(curve) > 0)
+
+
 def test_clv_sums_discounted_increments(cdnow_summary, cdnow_spend):
     d = cdnow_summary
     bg = clv.fit_bgnbd(d.frequency, d.recency, d["T"])

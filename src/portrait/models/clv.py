@@ -30,7 +30,6 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
 from threadpoolctl import ThreadpoolController
 
@@ -129,6 +128,8 @@ def _minimise(
     objective: Any, start: FloatArray, names: tuple[str, ...], model: str
 ) -> tuple[FloatArray, float, int, FloatArray]:
     """Minimise a (value, gradient) objective on log-parameters; refuse non-convergence; return φ, value, its, cov."""
+    from scipy.optimize import minimize  # imported when a fit runs: it costs a refresh with thin data a second
+
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     # one BLAS thread: the optimiser's small vector operations wake BLAS threads that, on a busy machine, cost
     # several times the fit (measured: 5× on the CDNOW cohort with two cores shared)
