@@ -187,6 +187,18 @@ def test_bgnbd_gradient_matches_finite_differences(data, r, alpha, a, b):
     assert np.allclose(grad, numeric, rtol=1e-4, atol=1e-4 * (1 + np.abs(numeric).max()))
 
 
+@settings(max_examples=30, deadline=None)
+@given(histories, positive, positive, positive, positive)
+def test_repeated_histories_count_as_many_customers(data, r, alpha, a, b):
+    """Identical histories are evaluated once with their count: three copies give three times the log-likelihood."""
+    x, t_x, T = data
+    theta = np.array([r, alpha, a, b])
+    value, grad = clv.bgnbd_loglik(theta, x, t_x, T, gradient=True)
+    value3, grad3 = clv.bgnbd_loglik(theta, x * 3, t_x * 3, T * 3, gradient=True)
+    assert value3 == pytest.approx(3 * value, rel=1e-9, abs=1e-9)
+    assert np.allclose(grad3, 3 * grad, rtol=1e-9, atol=1e-9)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(1, 40), st.floats(0.5, 500)), min_size=1, max_size=25),

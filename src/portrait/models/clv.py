@@ -233,14 +233,28 @@ def bgnbd_loglik(
 
 
 class _BgnbdData:
-    """The customers of a BG/NBD fit, arranged for fast likelihood evaluations."""
+    """The customers of a BG/NBD fit, arranged for fast likelihood evaluations.
+
+    Customers with the same history contribute the same term, so each distinct history is kept once with its
+    count: one-time buyers by T, repeat buyers by (x, t_x, T) when their T values repeat (whole days, or weeks
+    made of days, as in CDNOW: 23 570 customers, 84 distinct first-purchase days).
+    """
 
     def __init__(self, x: FloatArray, t_x: FloatArray, t_cal: FloatArray) -> None:
         self.n = len(x)
         self.groups = _ByFrequency(x)
         repeat = x > 0
-        self.T0 = t_cal[~repeat]  # one-time buyers: only log(α + T) matters
-        self.x1, self.t_x1, self.T1 = x[repeat], t_x[repeat], t_cal[repeat]
+        # one-time buyers: only log(α + T) matters
+        self.T0, counts0 = np.unique(t_cal[~repeat], return_counts=True)
+        self.c0 = counts0.astype(np.float64)
+        x1, t_x1, T1 = x[repeat], t_x[repeat], t_cal[repeat]
+        self.c1 = np.ones(len(x1))
+        if len(x1) and len(np.unique(T1)) <= len(T1) // 2:
+            rows, counts1 = np.unique(np.column_stack([x1, t_x1, T1]), axis=0, return_counts=True)
+            if len(rows) <= len(x1) // 2:
+                x1, t_x1, T1 = rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy()
+                self.c1 = counts1.astype(np.float64)
+        self.x1, self.t_x1, self.T1 = x1, t_x1, T1
         self.g1 = _ByFrequency(self.x1)
 
 
@@ -259,13 +273,13 @@ def _bgnbd_value_grad(theta: FloatArray, d: _BgnbdData) -> tuple[float, FloatArr
     g_b = float(_dot(nu, digamma(a + b) + digamma(b + xu) - digamma(b) - digamma(a + b + xu)))
     # one-time buyers: log L = ... − r log(α + T)
     if len(d.T0):
-        lt0 = np.log(alpha + d.T0)
-        ll -= r * float(lt0.sum())
-        g_r -= float(lt0.sum())
-        g_alpha -= r * float(np.sum(1.0 / (alpha + d.T0)))
+        lt0 = _dot(d.c0, np.log(alpha + d.T0))
+        ll -= r * lt0
+        g_r -= lt0
+        g_alpha -= r * _dot(d.c0, 1.0 / (alpha + d.T0))
     # repeat buyers: log L = ... + log(exp(A3) + exp(A4))
     if len(d.x1):
-        xv, idx = d.g1.values, d.g1.index
+        xv, idx, c = d.g1.values, d.g1.index, d.c1
         rx = r + d.x1
         l_cal = np.log(alpha + d.T1)
         l_last = np.log(alpha + d.t_x1)
@@ -276,12 +290,12 @@ def _bgnbd_value_grad(theta: FloatArray, d: _BgnbdData) -> tuple[float, FloatArr
         e = np.exp(-np.abs(diff))
         w4 = np.where(diff > 0, 1.0, e) / (1.0 + e)
         w3 = 1.0 - w4
-        ll += float(a3.sum() + np.maximum(diff, 0).sum() + np.log1p(e).sum())
-        g_r -= float(_dot(w3, l_cal) + _dot(w4, l_last))
-        g_alpha -= float(_dot(rx, w3 / (alpha + d.T1) + w4 / (alpha + d.t_x1)))
-        w4_sum = float(w4.sum())
-        g_a += w4_sum / a
-        g_b -= float(_dot(np.bincount(idx, weights=w4, minlength=len(xv)), 1.0 / (b + xv - 1)))
+        ll += _dot(c, a3 + np.maximum(diff, 0) + np.log1p(e))
+        cw3, cw4 = c * w3, c * w4
+        g_r -= _dot(cw3, l_cal) + _dot(cw4, l_last)
+        g_alpha -= _dot(rx, cw3 / (alpha + d.T1) + cw4 / (alpha + d.t_x1))
+        g_a += float(cw4.sum()) / a
+        g_b -= _dot(np.bincount(idx, weights=cw4, minlength=len(xv)), 1.0 / (b + xv - 1))
     return ll, np.array([g_r, g_alpha, g_a, g_b])
 
 
