@@ -41,7 +41,7 @@ from portrait.workspace import Workspace
 
 MIN_CUSTOMERS = 30  # a BG/NBD fit needs at least this many customers ...
 MIN_REPEAT_BUYERS = 10  # ... of whom this many bought again; Gamma-Gamma needs this many repeat buyers too
-MAX_RELATIVE_SE = 10.0  # ... or a standard error above 10× its estimate: the likelihood is flat in that direction
+MAX_RELATIVE_SE = 10.0  # a fit whose standard error passes 10× its estimate is refused: its likelihood is flat
 MAX_GRADIENT = 1e-5  # a fit is converged when no log-parameter moves the mean log-likelihood by more than this
 LOG_BOUND = 25.0  # log-parameters are kept within ±25; a fit that runs to the bound is not identified
 PURCHASE_DAYS = 90  # refresh: expected purchases in the next 90 days
