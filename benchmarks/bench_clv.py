@@ -201,7 +201,8 @@ def docs_section(rows: list[dict[str, Any]], command: str) -> str:
         "",
         f"Command: `{command}` (run from the repository root). Machine: {platform.machine()}, "
         f"{os.cpu_count()} cores shared with other work, Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"SciPy {scipy.__version__}, lifetimes {lifetimes.__version__}.",
+        f"SciPy {scipy.__version__}, lifetimes {lifetimes.__version__}; load average during the run "
+        f"{os.getloadavg()[0]:.0f} (other work on the machine), so single runs scatter: compare the medians.",
         "",
         "Fitting time of `portrait.models.clv.fit_bgnbd` / `fit_gamma_gamma` beside `lifetimes`' `BetaGeoFitter` / "
         "`GammaGammaFitter` on the same arrays, each fit in its own child process, contenders alternated; "
@@ -267,7 +268,7 @@ def main() -> None:
         build_synthetic(synthetic, args.synthetic)
     rows = measure("CDNOW (full cohort)", cdnow, args.runs) + measure("synthetic BG/NBD", synthetic, args.runs_big)
     (DATA / "results.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
-    command = "python benchmarks/bench_clv.py " + " ".join(sys.argv[1:])
+    command = "PYTHONPATH=src .venv/bin/python benchmarks/bench_clv.py " + " ".join(sys.argv[1:])
     section = docs_section(rows, command.strip())
     print(section)
     if args.write_docs:
