@@ -1203,6 +1203,59 @@ def analyze_basket(
         )
 
 
+@model_app.command("clv")
+def model_clv(
+    top: int = typer.Option(10, "--top", help="How many customers to list, by CLV."),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Lifetime value (BG/NBD + Gamma-Gamma): parameters, standard errors, log-likelihood, top customers by CLV."""
+    from portrait.models.clv import clv_report
+
+    with _user_errors():
+        result = clv_report(_open(workspace, user), top)
+    if as_json:
+        _emit_json(result)
+        return
+    out.print(
+        f"CLV model, snapshot #{result['snapshot']} as of {result['as_of']}: {result['status']} — {result['message']}",
+        markup=False,
+    )
+    for key, title in (("bgnbd", "BG/NBD purchases (days)"), ("gamma_gamma", "Gamma-Gamma spend")):
+        fit = result.get(key)
+        if not fit or "params" not in fit:
+            continue
+        out.print(
+            f"{title}: log-likelihood {fit['loglik']:.2f}, n {fit['n']:,}, "
+            f"{'converged' if fit['converged'] else 'NOT converged'} in {fit['iterations']} iterations",
+            markup=False,
+        )
+        _show(
+            title,
+            ("parameter", "estimate", "std. error"),
+            [(k, f"{v:.4g}", f"{fit['se'][k]:.3g}") for k, v in fit["params"].items()],
+            right=("estimate", "std. error"),
+        )
+    if result["top"]:
+        purchases, value = f"expected_purchases_{result['purchase_days']}d", f"clv_{result['horizon_days']}d"
+        _show(
+            f"top customers by CLV over {result['horizon_days']} days",
+            ("user_id", f"purchases {result['purchase_days']}d", "P(alive)", "value/purchase", "CLV"),
+            [
+                (
+                    r["user_id"],
+                    f"{r[purchases]:.2f}",
+                    f"{r['p_alive']:.2f}",
+                    f"{r['expected_avg_value']:.2f}",
+                    f"{r[value]:,.2f}",
+                )
+                for r in result["top"]
+            ],
+            right=(f"purchases {result['purchase_days']}d", "P(alive)", "value/purchase", "CLV"),
+        )
+
+
 @model_app.command("churn")
 def model_churn(
     top: int = typer.Option(20, "--top", help="How many of the highest-risk customers to list."),

@@ -135,6 +135,8 @@ class CampaignConfig(_Section):
     retention_days: int = Field(default=90, ge=1)  # a new buyer buying again within this many days is retained
     min_group_size: int = Field(default=30, ge=2)  # smaller treatment or control groups get no test
     confidence: float = Field(default=0.95, gt=0, lt=1)
+
+
 class ModelsConfig(_Section):
     """Models fitted during a refresh (churn warning, …)."""
 
@@ -143,6 +145,12 @@ class ModelsConfig(_Section):
     churn_min_customers: int = Field(default=50, ge=10)  # fewer buyers at a cut-off: the model is skipped
     churn_min_class: int = Field(default=10, ge=1)  # fewer churners (or stayers) at a cut-off: skipped
     seed: int = 7  # sampling and model seeds
+
+
+class ClvConfig(_Section):
+    """Customer lifetime value (BG/NBD + Gamma-Gamma): the yearly rate future purchases are discounted at."""
+
+    discount_rate: float = Field(default=0.10, ge=0, le=10)
 
 
 class PortraitConfig(_Section):
@@ -159,6 +167,7 @@ class PortraitConfig(_Section):
     aipl: AiplConfig = Field(default_factory=AiplConfig)
     campaigns: CampaignConfig = Field(default_factory=CampaignConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
+    clv: ClvConfig = Field(default_factory=ClvConfig)
 
 
 def default_config_text() -> str:

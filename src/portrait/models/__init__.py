@@ -24,6 +24,9 @@ from portrait.workspace import Workspace
 REGISTRY: list[str] = ["churn"]
 OUTPUTS: dict[str, str] = {"churn": "churn_scores"}
 
+REGISTRY.append("clv")  # customer lifetime value: BG/NBD + Gamma-Gamma (portrait.models.clv)
+OUTPUTS["clv"] = "clv_scores"
+
 
 def build_all(con: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) -> None:
     """Run every registered model on the snapshot being built."""
