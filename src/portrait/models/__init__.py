@@ -21,8 +21,8 @@ import duckdb
 from portrait.engine import run
 from portrait.workspace import Workspace
 
-REGISTRY: list[str] = []
-OUTPUTS: dict[str, str] = {}
+REGISTRY: list[str] = ["cluster", "recommend"]
+OUTPUTS: dict[str, str] = {"cluster": "cluster_scores"}
 
 
 def build_all(con: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) -> None:
@@ -46,5 +46,10 @@ def record_report(con: duckdb.DuckDBPyConnection, model: str, status: str, messa
 
 def output_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The model output tables present in this snapshot."""
-    present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
     return [t for t in OUTPUTS.values() if t in present]
