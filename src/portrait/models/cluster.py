@@ -12,7 +12,7 @@ customers (``selection_sample``) and its silhouette measured on a seeded sub-sam
 customers (k-means up to 50 000 customers, mini-batch k-means above). Clusters are numbered by size
 (1 = largest). Each is described by its most distinctive features: the mean z-score of its members
 on each feature; up to three features with |z| ≥ 0.5, strongest first, each as a plain Chinese word
-("高频购买", "久未购买" …); a cluster with none is "各项居中".
+("高频购买", "久未购买" …); a cluster with none is "各项居中"; one where fewer than 10 % ever bought starts with "从未购买".
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ MODEL = "cluster"
 TABLE = "cluster_scores"
 DISTINCT_Z = 0.5  # |z| from which a feature describes a cluster
 WORDS_PER_CLUSTER = 3
+NEVER_BOUGHT_SHARE = 0.1  # below this share of buyers a cluster is named "从未购买"
+PURCHASE_FEATURES = {"recency_days", "frequency", "monetary", "avg_order_value", "coupon_share", "refunds"}
 FULL_KMEANS_UP_TO = 50_000
 
 
@@ -63,6 +65,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("coupon_share", "COALESCE(coupon_share, 0)", "用券订单占比", False, "爱用券", "少用券"),
     Feature("refunds", "refunds", "退款订单数", True, "退款多", "少退款"),
 )
+FREQUENCY = [f.name for f in FEATURES].index("frequency")
 
 
 @dataclass
@@ -94,8 +97,11 @@ def standardise(raw: np.ndarray) -> np.ndarray:
         if f.log:
             x[:, j] = np.log1p(x[:, j])
     mean, sd = x.mean(axis=0), x.std(axis=0)
-    sd[sd == 0] = 1.0
-    return (x - mean) / sd
+    constant = sd <= 1e-9 * np.maximum(1.0, np.abs(mean))  # equal values (up to rounding) carry no information
+    sd[constant] = 1.0
+    z = (x - mean) / sd
+    z[:, constant] = 0.0
+    return z
 
 
 def _kmeans(k: int, n: int, seed: int) -> Any:
@@ -106,10 +112,16 @@ def _kmeans(k: int, n: int, seed: int) -> Any:
     return MiniBatchKMeans(n_clusters=k, n_init=3, batch_size=4096, random_state=seed)
 
 
-def describe(z: np.ndarray) -> tuple[str, list[dict[str, Any]]]:
-    """The plain-words name of a cluster from its mean z-scores, and the distinctive features behind it."""
+def describe(z: np.ndarray, buyers_share: float = 1.0) -> tuple[str, list[dict[str, Any]]]:
+    """The plain-words name of a cluster from its mean z-scores, and the distinctive features behind it.
+
+    A cluster in which fewer than 10 % ever bought is "从未购买", followed by its distinctive
+    non-purchase features.
+    """
+    never = buyers_share < NEVER_BOUGHT_SHARE
     order = sorted(range(len(FEATURES)), key=lambda j: (-abs(z[j]), j))
-    picked = [j for j in order if abs(z[j]) >= DISTINCT_Z][:WORDS_PER_CLUSTER]
+    usable = [j for j in order if abs(z[j]) >= DISTINCT_Z and not (never and FEATURES[j].name in PURCHASE_FEATURES)]
+    picked = usable[: WORDS_PER_CLUSTER - 1 if never else WORDS_PER_CLUSTER]
     distinctive = [
         {
             "feature": FEATURES[j].name,
@@ -119,8 +131,8 @@ def describe(z: np.ndarray) -> tuple[str, list[dict[str, Any]]]:
         }
         for j in picked
     ]
-    name = "、".join(d["word"] for d in distinctive) if distinctive else "各项居中"
-    return name, distinctive
+    words = (["从未购买"] if never else []) + [d["word"] for d in distinctive]
+    return ("、".join(words) if words else "各项居中"), distinctive
 
 
 def fit_clusters(raw: np.ndarray, config: ClusterConfig) -> ClusterResult:
@@ -180,7 +192,8 @@ def fit_clusters(raw: np.ndarray, config: ClusterConfig) -> ClusterResult:
     for number in range(1, len(order) + 1):
         members = labels == number
         z = x[members].mean(axis=0)
-        name, distinctive = describe(z)
+        buyers_share = float(np.mean(np.nan_to_num(raw[members, FREQUENCY]) > 0))
+        name, distinctive = describe(z, buyers_share)
         used[name] = used.get(name, 0) + 1
         if used[name] > 1:
             name = f"{name}（{used[name]}）"
@@ -195,6 +208,7 @@ def fit_clusters(raw: np.ndarray, config: ClusterConfig) -> ClusterResult:
                 "name": name,
                 "size": int(members.sum()),
                 "share": round(float(members.mean()), 4),
+                "buyers_share": round(buyers_share, 4),
                 "means": means,
                 "z": {f.name: round(float(z[j]), 3) for j, f in enumerate(FEATURES)},
                 "distinctive": distinctive,
