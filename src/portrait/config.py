@@ -113,8 +113,8 @@ class ClusterConfig(_Section):
     k_min: int = Field(default=3, ge=2, le=50)
     k_max: int = Field(default=8, ge=2, le=50)
     min_customers: int = Field(default=30, ge=4)
-    selection_sample: int = Field(default=20_000, ge=100)  # customers the candidate k-means are fitted on
-    silhouette_sample: int = Field(default=5_000, ge=100)  # customers the silhouette is measured on
+    selection_sample: int = Field(default=10_000, ge=100)  # customers the candidate k-means are fitted on
+    silhouette_sample: int = Field(default=3_000, ge=100)  # customers the silhouette is measured on
     seed: int = 0
 
 

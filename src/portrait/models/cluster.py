@@ -6,10 +6,10 @@ coupon share and refunds. Skewed counts and amounts are log-transformed (``log1p
 then standardised (mean 0, standard deviation 1 over all customers). A customer who never bought
 gets the longest recency seen plus one day, an average order value and a coupon share of 0.
 
-k is chosen from ``[cluster] k_min … k_max``: for each k a k-means is fitted on a seeded sample of
-customers (``selection_sample``) and its silhouette measured on a seeded sub-sample
+k is chosen from ``[cluster] k_min … k_max``: for each k a k-means (2 starts) is fitted on a seeded
+sample of customers (``selection_sample``) and its silhouette measured on a seeded sub-sample
 (``silhouette_sample``); the k with the highest silhouette wins. The final model is fitted on all
-customers (k-means up to 50 000 customers, mini-batch k-means above). Clusters are numbered by size
+customers (k-means with 4 starts up to 50 000 customers, mini-batch k-means above). Clusters are numbered by size
 (1 = largest). Each is described by its most distinctive features: the mean z-score of its members
 on each feature; up to three features with |z| ≥ 0.5, strongest first, each as a plain Chinese word
 ("高频购买", "久未购买" …); a cluster with none is "各项居中"; one where fewer than 10 % ever bought starts with "从未购买".
@@ -40,6 +40,7 @@ WORDS_PER_CLUSTER = 3
 NEVER_BOUGHT_SHARE = 0.1  # below this share of buyers a cluster is named "从未购买"
 PURCHASE_FEATURES = {"recency_days", "frequency", "monetary", "avg_order_value", "coupon_share", "refunds"}
 FULL_KMEANS_UP_TO = 50_000
+CANDIDATE_STARTS = 2  # k-means starts per candidate k (the final fit has 4)
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,11 @@ def standardise(raw: np.ndarray) -> np.ndarray:
     return z
 
 
-def _kmeans(k: int, n: int, seed: int) -> Any:
+def _kmeans(k: int, n: int, seed: int, starts: int = 4) -> Any:
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     if n <= FULL_KMEANS_UP_TO:
-        return KMeans(n_clusters=k, n_init=4, random_state=seed)
+        return KMeans(n_clusters=k, n_init=starts, random_state=seed)
     return MiniBatchKMeans(n_clusters=k, n_init=3, batch_size=4096, random_state=seed)
 
 
@@ -168,7 +169,7 @@ def fit_clusters(raw: np.ndarray, config: ClusterConfig) -> ClusterResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for k in range(config.k_min, k_hi + 1):
-            labels = _kmeans(k, len(xs), config.seed).fit_predict(xs)
+            labels = _kmeans(k, len(xs), config.seed, starts=CANDIDATE_STARTS).fit_predict(xs)
             if len(np.unique(labels)) < 2:
                 continue
             silhouettes[k] = float(

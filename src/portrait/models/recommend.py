@@ -82,7 +82,8 @@ def build_model(con: duckdb.DuckDBPyConnection, cutoff: date, cfg: RecommendConf
                    CAST(greatest(CASE WHEN b.paid THEN {float(cfg.purchase_weight)!r} ELSE 0.0 END,
                                  COALESCE(a.w, 0.0)) AS DOUBLE) AS strength,
                    b.paid IS NOT NULL AS bought
-            FROM bought b FULL JOIN acts a USING (user_id, product_id)""",
+            FROM bought b FULL JOIN acts a USING (user_id, product_id)
+            ORDER BY user_id, product_id""",  # sorted: one customer's rows are found without a full scan
     )
     run(
         con,
@@ -200,7 +201,17 @@ def ranked_sql(targets: str, n: int, similar: bool = True, content: bool = True)
                 FROM h JOIN item_neighbours n ON n.product_id = h.product_id
                 WHERE h.strength > 0 GROUP BY h.user_id, n.neighbour_id)"""
         )
-        candidates.append("SELECT user_id, product_id, 3, score, because FROM cf")
+        # only the best n new products per customer can make the list: prune before the union
+        parts.append(
+            f"""cf_top AS (
+                SELECT cf.* FROM cf JOIN item_catalogue k USING (product_id)
+                LEFT JOIN (SELECT user_id, product_id FROM h WHERE bought) b
+                  ON b.user_id = cf.user_id AND b.product_id = cf.product_id
+                WHERE b.product_id IS NULL
+                QUALIFY row_number() OVER (
+                    PARTITION BY cf.user_id ORDER BY cf.score DESC, k.popularity_rank, cf.product_id) <= {int(n)})"""
+        )
+        candidates.append("SELECT user_id, product_id, 3, score, because FROM cf_top")
     if content:
         for kind, tier in (("category", 2), ("brand", 1)):
             parts.append(
