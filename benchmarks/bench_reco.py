@@ -1,10 +1,11 @@
 """Clusters and recommendations benchmark: model build, evaluation and look-ups, item CF beside popularity.
 
-    .venv/bin/python benchmarks/bench_reco.py [--customers 100000] [--runs 3] [--write-docs]
+    .venv/bin/python benchmarks/bench_reco.py [--customers 100000] [--runs 3] [--refresh] [--write-docs]
 
 The workspace is the one ``benchmarks/bench_refresh.py`` builds (``write_demo_shop``, seed 7; 100 000
 customers are about 1 M order lines and 10 M behaviour events), reused when present. One refresh as of
-2025-01-01 makes the snapshot the models read (its ``models`` stage is reported as a by-product). Then,
+2025-01-01 makes the snapshot the models read, when missing or with ``--refresh`` (its ``models`` stage
+is then reported as a by-product). Then,
 ``--runs`` times, each in its own child process (peak memory is the child's ``ru_maxrss``):
 
 * build: ``cluster.build`` and ``recommend.build`` on the snapshot's tables, into a scratch in-memory
@@ -154,11 +155,11 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 3)
 
 
-def run(customers: int, runs: int) -> dict[str, Any]:
+def run(customers: int, runs: int, force_refresh: bool) -> dict[str, Any]:
     meta = br.ensure_workspace(customers)
     ws = br.folder(customers) / "ws"
     refresh_doc = None
-    if not snapshot_ready(ws):
+    if force_refresh or not snapshot_ready(ws):
         br.log(f"refreshing the {customers:,}-customer workspace as of {AS_OF} …")
         r = br.run_child(
             [*br.portrait_cli(), "refresh", "--as-of", AS_OF.isoformat(), "--workspace", str(ws), "--json"], cap=None
@@ -210,7 +211,9 @@ def docs_section(res: dict[str, Any]) -> str:
         "Produced by:",
         "",
         "```bash",
-        f".venv/bin/python benchmarks/bench_reco.py --customers {res['customers']} --runs {res['runs']} --write-docs",
+        f".venv/bin/python benchmarks/bench_reco.py --customers {res['customers']} --runs {res['runs']}"
+        + (" --refresh" if res.get("refresh") else "")
+        + " --write-docs",
         "```",
         "",
         br.para(
@@ -298,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--refresh", action="store_true", help="refresh the workspace first even if its snapshot is ready"
+    )
     parser.add_argument("--write-docs", action="store_true", help=f'replace the "{SECTION}" section of the docs')
     parser.add_argument("--_build", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--_lookup", type=Path, help=argparse.SUPPRESS)
@@ -312,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     if args._lookup:
         lookup_child(args._lookup)
         return 0
-    res = run(args.customers, args.runs)
+    res = run(args.customers, args.runs, args.refresh)
     br.DATA.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(res, ensure_ascii=False, indent=1, default=str))
     section = docs_section(res)
