@@ -146,7 +146,9 @@ def item_neighbours(con: duckdb.DuckDBPyConnection, cfg: RecommendConfig) -> dic
     common.sort_indices()
     norms = np.sqrt(np.maximum(gram.diagonal(), 0.0))
     row = np.repeat(np.arange(n_items), np.diff(gram.indptr))
-    col, dot, shared = gram.indices, gram.data, common.data
+    col, dot = gram.indices, gram.data
+    same_pattern = np.array_equal(gram.indptr, common.indptr) and np.array_equal(gram.indices, common.indices)
+    shared = common.data if same_pattern else np.asarray(common[row, col]).ravel()
     keep = (row != col) & (shared >= cfg.min_common) & (dot > 0)
     row, col, dot = row[keep], col[keep], dot[keep]
     sim = dot / (norms[row] * norms[col])
