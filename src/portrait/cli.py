@@ -1256,6 +1256,119 @@ def model_clv(
         )
 
 
+@model_app.command("cluster")
+def model_cluster(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
+    """Customer clusters of the current snapshot: k chosen by silhouette, each cluster named, sized and averaged."""
+    from portrait.models.cluster import cluster_report
+
+    with _user_errors():
+        result = cluster_report(_open(workspace, user))
+    if as_json:
+        _emit_json(result)
+        return
+    out.print(f"snapshot #{result['snapshot']} as of {result['as_of']}: {result['message']}", markup=False)
+    if result["status"] != "ok":
+        return
+    out.print(
+        "silhouette by k: " + ", ".join(f"{k}: {v:.3f}" for k, v in result["silhouette"].items()),
+        markup=False,
+    )
+    _show(
+        f"{result['k']} clusters ({result['method']})",
+        ("cluster", "name", "customers", "share", "recency", "orders", "spend", "AOV", "visits 90d"),
+        [
+            (
+                c["cluster"],
+                c["name"],
+                f"{c['size']:,}",
+                f"{c['share']:.1%}",
+                "" if c["means"]["recency_days"] is None else f"{c['means']['recency_days']:.0f}",
+                f"{c['means']['frequency']:.1f}",
+                f"{c['means']['monetary']:,.0f}",
+                f"{c['means']['avg_order_value']:,.0f}",
+                f"{c['means']['visits_90d']:.1f}",
+            )
+            for c in result["clusters"]
+        ],
+        right=("customers", "share", "recency", "orders", "spend", "AOV", "visits 90d"),
+    )
+
+
+@model_app.command("recommend")
+def model_recommend(
+    user_id: str | None = typer.Argument(None, help="The customer to recommend for (omit with --evaluate)."),
+    n: int = typer.Option(10, "--n", help="How many products."),
+    evaluate: bool = typer.Option(
+        False, "--evaluate", help="Hit-rate@n and coverage on a time split, beside the popularity baseline."
+    ),
+    split: str | None = typer.Option(
+        None, "--split", help="Evaluation split date YYYY-MM-DD (default: [recommend] test_days before the as-of)."
+    ),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Products for one customer (similar items, then category/brand best sellers, then popular), or --evaluate."""
+    from portrait.errors import InputError
+    from portrait.models.recommend import evaluate_recommendations, recommend
+
+    with _user_errors():
+        if evaluate == (user_id is not None):
+            raise InputError("give a customer id, or --evaluate (not both)")
+        ws = _open(workspace, user)
+        result = evaluate_recommendations(ws, split, n) if evaluate else recommend(ws, user_id or "", n)
+    if as_json:
+        _emit_json(result)
+        return
+    if result.get("message"):
+        out.print(result["message"], markup=False)
+    if evaluate:
+        out.print(
+            f"split {result['split_date']} → as of {result['as_of']}: {result['customers_evaluated']:,} customers "
+            "bought a product new to them",
+            markup=False,
+        )
+        _show(
+            f"hit-rate@{n}",
+            ("model", "hit rate", "with history", "without history", "precision", "recall", "coverage"),
+            [
+                (
+                    name,
+                    f"{m['hit_rate']:.1%}",
+                    "" if m["hit_rate_with_history"] is None else f"{m['hit_rate_with_history']:.1%}",
+                    "" if m["hit_rate_without_history"] is None else f"{m['hit_rate_without_history']:.1%}",
+                    f"{m['precision']:.1%}",
+                    f"{m['recall']:.1%}",
+                    f"{m['coverage']:.1%}",
+                )
+                for name, m in result["models"].items()
+            ],
+            right=("hit rate", "with history", "without history", "precision", "recall", "coverage"),
+        )
+        return
+    out.print(
+        f"{result['user_id']}: {result['history_products']} products in the history, preferred category "
+        f"{result['preferred_category'] or '—'}, brand {result['preferred_brand'] or '—'}",
+        markup=False,
+    )
+    _show(
+        f"top {n}",
+        ("rank", "product", "name", "category", "brand", "why", "because of"),
+        [
+            (
+                r["rank"],
+                r["product_id"],
+                r["product_name"],
+                r["category"],
+                r["brand"],
+                r["reason_zh"],
+                r["because_product_name"] or "",
+            )
+            for r in result["recommendations"]
+        ],
+    )
+
+
 @model_app.command("churn")
 def model_churn(
     top: int = typer.Option(20, "--top", help="How many of the highest-risk customers to list."),

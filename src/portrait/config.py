@@ -153,6 +153,32 @@ class ClvConfig(_Section):
     discount_rate: float = Field(default=0.10, ge=0, le=10)
 
 
+class ClusterConfig(_Section):
+    """Customer clusters: the range of k tried, and the seeded samples that choose it."""
+
+    k_min: int = Field(default=3, ge=2, le=50)
+    k_max: int = Field(default=8, ge=2, le=50)
+    min_customers: int = Field(default=30, ge=4)
+    selection_sample: int = Field(default=10_000, ge=100)  # customers the candidate k-means are fitted on
+    silhouette_sample: int = Field(default=3_000, ge=100)  # customers the silhouette is measured on
+    seed: int = 0
+
+
+class RecommendConfig(_Section):
+    """Item-based recommendations: behaviour weights, neighbours kept per item, the popularity window."""
+
+    neighbours: int = Field(default=30, ge=1, le=500)
+    purchase_weight: float = Field(default=1.0, gt=0)
+    cart_weight: float = Field(default=0.6, ge=0)
+    fav_weight: float = Field(default=0.5, ge=0)
+    click_weight: float = Field(default=0.2, ge=0)
+    view_weight: float = Field(default=0.1, ge=0)  # a product page view (pv with a product)
+    min_common: int = Field(default=2, ge=1)  # customers two items must share to be neighbours
+    history_cap: int = Field(default=200, ge=1)  # a customer's strongest items that count for similarity
+    popular_days: int = Field(default=90, ge=1)  # best sellers: distinct buyers over this many days
+    test_days: int = Field(default=30, ge=1)  # evaluation: the default split is this many days before the as-of
+
+
 class PortraitConfig(_Section):
     """The whole `portrait.toml`."""
 
@@ -168,6 +194,8 @@ class PortraitConfig(_Section):
     campaigns: CampaignConfig = Field(default_factory=CampaignConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     clv: ClvConfig = Field(default_factory=ClvConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    recommend: RecommendConfig = Field(default_factory=RecommendConfig)
 
 
 def default_config_text() -> str:

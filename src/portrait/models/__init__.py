@@ -21,11 +21,8 @@ import duckdb
 from portrait.engine import run
 from portrait.workspace import Workspace
 
-REGISTRY: list[str] = ["churn"]
-OUTPUTS: dict[str, str] = {"churn": "churn_scores"}
-
-REGISTRY.append("clv")  # customer lifetime value: BG/NBD + Gamma-Gamma (portrait.models.clv)
-OUTPUTS["clv"] = "clv_scores"
+REGISTRY: list[str] = ["churn", "clv", "cluster", "recommend"]  # run in this order by the refresh's models stage
+OUTPUTS: dict[str, str] = {"churn": "churn_scores", "clv": "clv_scores", "cluster": "cluster_scores"}
 
 
 def build_all(con: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) -> None:
