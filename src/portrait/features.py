@@ -108,7 +108,7 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
     )
     visit_windows = ",\n".join(
         f"count(*) FILTER (WHERE day >= {d} - INTERVAL {n} DAY) AS visit_days_{n}d, "
-        f"COALESCE(sum(pv) FILTER (WHERE day >= {d} - INTERVAL {n} DAY), 0) AS pv_{n}d"
+        f"CAST(COALESCE(sum(pv) FILTER (WHERE day >= {d} - INTERVAL {n} DAY), 0) AS BIGINT) AS pv_{n}d"
         for n in (7, 30, 90)
     )
     bands = config.bands
@@ -142,7 +142,7 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
         ),
         lines AS (
             SELECT COALESCE(i.customer_id, l.user_id) AS user_id, l.category, l.brand, l.terminal,
-                   hour(l.order_time) AS hour, l.unit_price, l.amount
+                   CAST(hour(l.order_time) AS BIGINT) AS hour, l.unit_price, l.amount
             FROM raw.orders l LEFT JOIN identity i USING (user_id)
             WHERE CAST(l.order_time AS DATE) < {d} AND COALESCE(l.status, 'paid') NOT IN {REFUND_STATUSES}
         ),
@@ -165,7 +165,7 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
             WHERE CAST(e.behavior_time AS DATE) < {d}
             GROUP BY 1
         ),
-        visit_hours AS ({_most_frequent(f"(SELECT COALESCE(i.customer_id, e.user_id) AS user_id, hour(e.behavior_time) AS h FROM raw.events e LEFT JOIN identity i USING (user_id) WHERE CAST(e.behavior_time AS DATE) < {d})", "h", "visit_hour", skip_null=False)}),
+        visit_hours AS ({_most_frequent(f"(SELECT COALESCE(i.customer_id, e.user_id) AS user_id, CAST(hour(e.behavior_time) AS BIGINT) AS h FROM raw.events e LEFT JOIN identity i USING (user_id) WHERE CAST(e.behavior_time AS DATE) < {d})", "h", "visit_hour", skip_null=False)}),
         s AS (
             SELECT COALESCE(i.customer_id, x.user_id) AS user_id,
                    count(*) FILTER (WHERE x.type = 'consult' AND CAST(x.interaction_time AS DATE) >= {d} - INTERVAL 90 DAY) AS consultations_90d,

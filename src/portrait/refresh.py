@@ -177,7 +177,13 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
         seconds = round(time.perf_counter() - started, 3)
         ws.store.update_job(job_id, status="ok", stage="done", detail={"timings": timings, "snapshot": new_id})
         ws.audit("refresh", as_of.isoformat(), "ok", snapshot=new_id, seconds=seconds)
-    return {"snapshot": snap.as_dict(), "as_of": as_of.isoformat(), "seconds": seconds, "stages": timings}
+    return {
+        "snapshot": snap.as_dict(),
+        "as_of": as_of.isoformat(),
+        "engine": ws.config.engine.kind,
+        "seconds": seconds,
+        "stages": timings,
+    }
 
 
 def status(ws: Workspace) -> dict[str, Any]:

@@ -98,7 +98,9 @@ def session(config: EngineConfig) -> Any:
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # the JVM or the cluster could not be reached
-        raise SparkError(f"cannot start Spark ({_first_line(exc)}); check Java 17 and [engine] in portrait.toml") from None
+        raise SparkError(
+            f"cannot start Spark ({_first_line(exc)}); check Java 17 and [engine] in portrait.toml"
+        ) from None
     if not config.spark_connect_url:
         spark.sparkContext.setLogLevel("ERROR")
     return spark
@@ -110,6 +112,17 @@ def _first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+@contextmanager
+def _guard(target: str) -> Iterator[None]:
+    """Turn an exception from Spark (py4j, Spark Connect) into a one-line SparkError naming ``target``."""
+    try:
+        yield
+    except PortraitError:
+        raise
+    except Exception as exc:
+        raise SparkError(f"Spark failed on {target}: {_first_line(exc)}") from None
 
 
 def _literal(value: Any) -> Any:
@@ -190,14 +203,13 @@ class SparkEngine:
             if isinstance(tree, exp.Create) and tree.args.get("kind") in ("TABLE", "VIEW"):
                 rows = self._create(tree, sql)
             else:
-                rows = [tuple(r) for r in self._sql(tree.sql(dialect="spark"), "query").collect()]
+                with _guard("a query"):
+                    rows = [tuple(r) for r in self.spark.sql(tree.sql(dialect="spark")).collect()]
         return _Rows(rows)
 
     def _sql(self, text: str, target: str) -> Any:
-        try:
+        with _guard(target):
             return self.spark.sql(text)
-        except Exception as exc:
-            raise SparkError(f"Spark failed on {target}: {_first_line(exc)}") from None
 
     def _create(self, tree: Any, original: str) -> list[tuple[Any, ...]]:
         from sqlglot import exp
@@ -211,15 +223,15 @@ class SparkEngine:
             df.createOrReplaceTempView(name)
             self.views[name] = original
             return []
-        temporary = any(isinstance(p, exp.TemporaryProperty) for p in (tree.args.get("properties") or exp.Properties()).expressions)
-        path = self.folder / f"{name}-{uuid.uuid4().hex[:8]}"
-        try:
+        temporary = any(
+            isinstance(p, exp.TemporaryProperty) for p in (tree.args.get("properties") or exp.Properties()).expressions
+        )
+        path = self.folder / f"t-{name.strip('_')}-{uuid.uuid4().hex[:8]}"
+        with _guard(name):
             df.write.mode("overwrite").parquet(str(path))
-        except Exception as exc:
-            raise SparkError(f"Spark failed on {name}: {_first_line(exc)}") from None
+            self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
         old = self.locations.get(name)
         self.locations[name] = path
-        self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         if not temporary and name not in self.pending:
@@ -228,9 +240,10 @@ class SparkEngine:
 
     def register(self, name: str, table: pa.Table) -> None:
         """Make an Arrow table a temporary view (through a Parquet file Spark can read)."""
-        path = self.folder / f"{name}-{uuid.uuid4().hex[:8]}.parquet"
+        path = self.folder / f"in-{name.strip('_')}-{uuid.uuid4().hex[:8]}.parquet"
         pq.write_table(table, path)
-        self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
+        with _guard(name):
+            self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
 
     def unregister(self, name: str) -> None:
         """Drop a view made by ``register``."""
@@ -238,9 +251,10 @@ class SparkEngine:
 
     def push(self, duck: duckdb.DuckDBPyConnection, table: str) -> None:
         """Make a table of the DuckDB snapshot visible to Spark (through Parquet)."""
-        path = self.folder / f"{table}-{uuid.uuid4().hex[:8]}.parquet"
+        path = self.folder / f"in-{table.strip('_')}-{uuid.uuid4().hex[:8]}.parquet"
         run(duck, f"""COPY "{table}" TO '{_path_sql(path)}' (FORMAT parquet)""")
-        self.spark.read.parquet(str(path)).createOrReplaceTempView(table)
+        with _guard(table):
+            self.spark.read.parquet(str(path)).createOrReplaceTempView(table)
 
     def flush(self, duck: duckdb.DuckDBPyConnection) -> list[str]:
         """Load the tables Spark built since the last flush into ``duck``; re-create the views there."""
@@ -249,7 +263,7 @@ class SparkEngine:
             files = f"{_path_sql(self.locations[name])}/*.parquet"
             run(duck, f"""CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM read_parquet('{files}')""")
             loaded.append(name)
-        for name, original in self.views.items():
+        for original in self.views.values():
             run(duck, original)
         self.pending.clear()
         self.views.clear()
@@ -274,7 +288,8 @@ def spark_engine(ws: Workspace, duck: duckdb.DuckDBPyConnection) -> Iterator[Spa
     created: list[str] = []
     try:
         for name, info in raw["tables"].items():
-            spark.read.parquet(info["path"]).createOrReplaceTempView(RAW_PREFIX + name)
+            with _guard(f"raw table {name}"):
+                spark.read.parquet(info["path"]).createOrReplaceTempView(RAW_PREFIX + name)
             created.append(RAW_PREFIX + name)
         eng.push(duck, "snapshot_info")
         yield eng

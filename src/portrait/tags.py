@@ -310,7 +310,8 @@ def build_tag_values(con: duckdb.DuckDBPyConnection, ws: Workspace, base_sql: st
 
 def finish_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, tags: list[TagDef], as_of: date) -> None:
     """On the snapshot (DuckDB): ``tag_definitions``, the tag history and the wide ``segment_base`` table."""
-    if scalar(con, f"SELECT count(*) FROM duckdb_views() WHERE view_name = '{BASE_VIEW}' AND database_name = current_database()") == 0:
+    views = "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND database_name = current_database()"
+    if not scalar(con, views, [BASE_VIEW]):
         run(con, base_view_sql(con))
     fields = base_fields(con)
     defs = pa.table(
