@@ -190,17 +190,6 @@ def test_spark_refresh_reports_its_stages_and_cleans_up(pair):
     assert not list(folder.glob("stage-*"))
 
 
-def test_statements_are_transpiled_with_fixed_rewrites():
-    sql = spark.spark_sql(
-        "SELECT quantile_cont(x, [0.2, 0.8]) AS q, c[1] AS first_cut FROM raw.orders WHERE d < ? AND n > ?",
-        [date(2025, 1, 1), 3],
-    )
-    assert sql == [
-        "SELECT PERCENTILE(x, ARRAY(0.2, 0.8)) AS q, c[0] AS first_cut FROM raw__orders "
-        "WHERE d < CAST('2025-01-01' AS DATE) AND n > 3"
-    ]
-
-
 def test_a_statement_spark_refuses_is_one_clear_error(pair):
     _, on_spark, _ = pair
     eng = spark.SparkEngine(spark.session(on_spark.config.engine), on_spark.path / "spark")

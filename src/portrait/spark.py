@@ -151,7 +151,7 @@ def translate(sql: str, params: list[Any] | None = None) -> list[Any]:
     for tree in sqlglot.parse(sql, read="duckdb"):
         if tree is None:
             continue
-        for node in list(tree.find_all(exp.Placeholder)):
+        for node in list(tree.find_all(exp.Placeholder, bfs=False)):  # in the order they are written
             if not values:
                 raise SparkError("a statement has more ? parameters than values")
             node.replace(_literal(values.pop(0)))
@@ -163,6 +163,8 @@ def translate(sql: str, params: list[Any] | None = None) -> list[Any]:
             if node.args.get("expression") is not None and not isinstance(node.parent, exp.WithinGroup):
                 node.replace(exp.Anonymous(this="percentile", expressions=[node.this, node.expression]))
         out.append(tree)
+    if values:
+        raise SparkError(f"{len(values)} parameter value(s) left over: the statement has fewer ? parameters")
     return out
 
 
