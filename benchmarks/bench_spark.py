@@ -74,10 +74,12 @@ def measure(customers: int, runs: int) -> dict[str, Any]:
     """Median figures of ``runs`` refreshes on each engine."""
     duck, spark = build(customers)
     got: dict[str, list[dict[str, Any]]] = {"duckdb": [], "spark": []}
+    loads = [os.getloadavg()[0]]
     for i in range(runs):
         order = [("duckdb", duck), ("spark", spark)]
         for name, ws in order if i % 2 == 0 else order[::-1]:
             got[name].append(refresh_once(ws))
+            loads.append(os.getloadavg()[0])
             print(f"{customers} {name} run {i + 1}: {got[name][-1]['wall']:.1f} s", file=sys.stderr)
 
     def med(name: str, key: str) -> float:
@@ -92,6 +94,7 @@ def measure(customers: int, runs: int) -> dict[str, Any]:
         "spark_refresh": med("spark", "seconds"),
         "spark_start": med("spark", "spark_start"),
         "spark_stages": {k: med("spark", k) for k in got["spark"][0]["stages"]},
+        "load": (min(loads), max(loads)),
     }
     result["ratio_wall"] = result["spark_wall"] / result["duckdb_wall"]
     result["ratio_refresh"] = result["spark_refresh"] / result["duckdb_refresh"]
@@ -106,7 +109,9 @@ def write_docs(results: list[dict[str, Any]], command: str) -> None:
         f"Command: `{command}`",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, shared with "
-        "other work while measured (figures of one run are compared with each other only).",
+        "other work while measured (1-minute load average between runs: "
+        + ", ".join(f"{r['customers']:,} customers {r['load'][0]:.0f}–{r['load'][1]:.0f}" for r in results)
+        + "); figures of one run are compared with each other only.",
         "Each refresh is `portrait refresh --as-of 2025-01-01 --json` in its own process (a new JVM for Spark);",
         "medians; ratio = Spark / DuckDB.",
         "",

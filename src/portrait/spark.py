@@ -195,6 +195,7 @@ class SparkEngine:
     pending: list[str] = field(default_factory=list)
     views: dict[str, str] = field(default_factory=dict)
     locations: dict[str, Path] = field(default_factory=dict)
+    names: set[str] = field(default_factory=set)  # every temporary view made, dropped at the end
 
     def execute(self, sql: str, params: list[Any] | None = None) -> _Rows:
         """Run DuckDB-dialect SQL on Spark; the rows of the last statement (none for CREATE)."""
@@ -221,6 +222,7 @@ class SparkEngine:
         if select is None:
             raise SparkError(f"CREATE {tree.args.get('kind')} {name} without AS SELECT does not run on Spark")
         df = self._sql(select.sql(dialect="spark"), name)
+        self.names.add(name)
         if tree.args.get("kind") == "VIEW":
             df.createOrReplaceTempView(name)
             self.views[name] = original
@@ -244,6 +246,7 @@ class SparkEngine:
         """Make an Arrow table a temporary view (through a Parquet file Spark can read)."""
         path = self.folder / f"in-{name.strip('_')}-{uuid.uuid4().hex[:8]}.parquet"
         pq.write_table(table, path)
+        self.names.add(name)
         with _guard(name):
             self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
 
@@ -255,6 +258,7 @@ class SparkEngine:
         """Make a table of the DuckDB snapshot visible to Spark (through Parquet)."""
         path = self.folder / f"in-{table.strip('_')}-{uuid.uuid4().hex[:8]}.parquet"
         run(duck, f"""COPY "{table}" TO '{_path_sql(path)}' (FORMAT parquet)""")
+        self.names.add(table)
         with _guard(table):
             self.spark.read.parquet(str(path)).createOrReplaceTempView(table)
 
@@ -296,7 +300,7 @@ def spark_engine(ws: Workspace, duck: duckdb.DuckDBPyConnection) -> Iterator[Spa
         eng.push(duck, "snapshot_info")
         yield eng
     finally:
-        for view in created + list(eng.locations) + ["snapshot_info"]:
+        for view in created + sorted(eng.names):
             try:
                 spark.catalog.dropTempView(view)
             except Exception:  # noqa: BLE001 - the session may be gone already
