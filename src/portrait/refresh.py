@@ -144,7 +144,7 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
                             time.sleep(120)
                         t0 = time.perf_counter()
                         if spark_engine is not None and stage.name in spark.SPARK_STAGES:
-                            spark.run_stage(spark_engine, stage.name, con, as_of, ws)
+                            spark.run_stage(spark_engine, stage, con, as_of, ws)
                         else:
                             stage.build(con, as_of, ws)
                         timings[stage.name] = round(time.perf_counter() - t0, 3)

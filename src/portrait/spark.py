@@ -308,25 +308,21 @@ def spark_engine(ws: Workspace, duck: duckdb.DuckDBPyConnection) -> Iterator[Spa
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def run_stage(eng: SparkEngine, name: str, duck: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) -> None:
-    """Run refresh stage ``name`` on Spark and bring its tables into the snapshot ``duck``."""
-    from portrait import features, models, rfm, scores, tags
+def run_stage(eng: SparkEngine, stage: Any, duck: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) -> None:
+    """Run refresh stage ``stage`` (a ``refresh.Stage``) on Spark and bring its tables into the snapshot ``duck``.
 
-    if name == "facts":
-        features.build_facts(eng, as_of)  # type: ignore[arg-type]
-    elif name == "customer_table":
-        features.build_customer_table(eng, as_of, ws.config)  # type: ignore[arg-type]
-    elif name == "rfm":
-        rfm.build_rfm(eng, ws.config)  # type: ignore[arg-type]
-    elif name == "scores":
-        scores.build_scores(eng)  # type: ignore[arg-type]
-    elif name == "tags":
+    A stage's own build function runs with the Spark engine in place of the DuckDB connection; the
+    tags stage computes ``tag_values`` on Spark and finishes (definitions, history, ``segment_base``)
+    on the snapshot.
+    """
+    from portrait import models, tags
+
+    if stage.name == "tags":
         for table in models.output_tables(duck):
             eng.push(duck, table)
         computed = tags.build_tag_values(eng, ws, tags.base_view_sql(duck))  # type: ignore[arg-type]
         eng.flush(duck)
         tags.finish_tags(duck, ws, computed, as_of)
         return
-    else:
-        raise AssertionError(name)
+    stage.build(eng, as_of, ws)
     eng.flush(duck)
