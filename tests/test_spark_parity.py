@@ -38,9 +38,13 @@ from portrait.workspace import Workspace, init_workspace, open_workspace
 
 PORTRAIT = str(Path(sys.executable).with_name("portrait"))
 # py4j (PySpark's bridge to the JVM) lets some of its client sockets be garbage-collected unclosed
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:unclosed <socket.socket:ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
-)
+# one xdist worker runs the whole module (scripts/test uses --dist loadgroup), so the Spark refresh runs once
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:unclosed <socket.socket:ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+    ),
+    pytest.mark.xdist_group("spark"),
+]
 AS_OF = date(2025, 1, 1)
 
 # rule and computed tags that exercise the rule language's SQL on both engines
