@@ -386,6 +386,31 @@ def refresh_cmd(
         out.print(f"snapshot #{snap['id']} as of {result['as_of']} ready in {result['seconds']:.2f}s ({stages})")
 
 
+@app.command("export-parquet")
+def export_parquet_cmd(
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Folder for the Parquet files (default: <spark_dir>/raw of the workspace)."
+    ),
+    workspace: Path = WorkspaceOpt,
+    as_json: bool = JsonOpt,
+    user: str | None = UserOpt,
+) -> None:
+    """Write the raw warehouse tables as Parquet files (personal fields left out), for Spark and other readers."""
+    from portrait.parquet import export_parquet
+
+    with _user_errors():
+        result = export_parquet(_open(workspace, user), out_dir)
+    if as_json:
+        _emit_json(result)
+    else:
+        _show(
+            f"Parquet files in {result['folder']}",
+            ("table", "rows", "file"),
+            [(name, info["rows"], info["path"]) for name, info in result["tables"].items()],
+            right=("rows",),
+        )
+
+
 def _parse_date(text: str, what: str):  # noqa: ANN202 - a date
     from datetime import date
 

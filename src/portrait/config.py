@@ -22,9 +22,21 @@ class _Section(BaseModel):
 class EngineConfig(_Section):
     """Where and how the warehouse is computed."""
 
-    kind: Literal["duckdb"] = "duckdb"
+    kind: Literal["duckdb", "spark"] = "duckdb"
     memory_limit: str = "3GB"
     threads: int = Field(default=2, ge=1, le=256)
+    # Spark (kind = "spark"): a master URL (local[N], spark://host:7077, yarn, k8s://…) or a Spark Connect URL
+    spark_master: str = "local[2]"
+    spark_connect_url: str | None = None
+    # the folder where Spark and DuckDB exchange Parquet files; on a cluster, a path every node sees
+    spark_dir: str = "spark"
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _spark_urls(self) -> EngineConfig:
+        if self.spark_connect_url is not None and not self.spark_connect_url.startswith("sc://"):
+            raise ValueError("spark_connect_url must start with sc:// (e.g. sc://spark-host:15002)")
+        return self
 
 
 class CleaningConfig(_Section):

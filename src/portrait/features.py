@@ -13,6 +13,8 @@ import duckdb
 
 from portrait.config import PortraitConfig
 from portrait.engine import run
+from portrait.schema import CHANNELS
+from portrait.warehouse import data_columns
 
 REFUND_STATUSES = ("refunded", "returned")
 WINDOWS = (7, 30, 90, 180, 365)
@@ -58,7 +60,7 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     )
     run(
         con,
-        f"CREATE OR REPLACE TABLE channel_days AS SELECT * EXCLUDE (_key, _content_hash, _filled, _import_id, _source, _row) FROM raw.channels WHERE date < {d}",
+        f"CREATE OR REPLACE TABLE channel_days AS SELECT {', '.join(data_columns(CHANNELS))} FROM raw.channels WHERE date < {d}",
     )
     run(
         con,
@@ -80,6 +82,20 @@ def age_band_sql(age: str, edges: list[int], labels: list[str]) -> str:
     return "CASE " + " ".join(parts) + " END"
 
 
+def _most_frequent(source: str, column: str, alias: str, skip_null: bool = True) -> str:
+    """Per user, the most frequent value of ``column`` in ``source``; ties go to the smallest value.
+
+    Written with ``row_number()`` rather than DuckDB's ``first(x ORDER BY …)`` so the same statement
+    runs on Spark.
+    """
+    where = f"WHERE {column} IS NOT NULL " if skip_null else ""
+    return (
+        f"SELECT user_id, {column} AS {alias} FROM ("
+        f"SELECT user_id, {column}, row_number() OVER (PARTITION BY user_id ORDER BY n DESC, {column} NULLS LAST) AS rk "
+        f"FROM (SELECT user_id, {column}, count(*) AS n FROM {source} {where}GROUP BY user_id, {column})) WHERE rk = 1"
+    )
+
+
 def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: PortraitConfig) -> None:
     """Build ``customer_table`` (one row per active customer, and per id seen only in activity)."""
     d = _d(as_of)
@@ -92,10 +108,13 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
     )
     visit_windows = ",\n".join(
         f"count(*) FILTER (WHERE day >= {d} - INTERVAL {n} DAY) AS visit_days_{n}d, "
-        f"COALESCE(sum(pv) FILTER (WHERE day >= {d} - INTERVAL {n} DAY), 0) AS pv_{n}d"
+        f"CAST(COALESCE(sum(pv) FILTER (WHERE day >= {d} - INTERVAL {n} DAY), 0) AS BIGINT) AS pv_{n}d"
         for n in (7, 30, 90)
     )
     bands = config.bands
+    # age from the birth date counts year boundaries (as DuckDB's date_diff('year') did); written with year()
+    # because Spark's year difference counts whole elapsed years
+    age = f"(year({d}) - year(c.birth_date))"
     run(
         con,
         f"""CREATE OR REPLACE TABLE customer_table AS
@@ -123,29 +142,14 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
         ),
         lines AS (
             SELECT COALESCE(i.customer_id, l.user_id) AS user_id, l.category, l.brand, l.terminal,
-                   hour(l.order_time) AS hour, l.unit_price, l.amount
+                   CAST(hour(l.order_time) AS BIGINT) AS hour, l.unit_price, l.amount
             FROM raw.orders l LEFT JOIN identity i USING (user_id)
             WHERE CAST(l.order_time AS DATE) < {d} AND COALESCE(l.status, 'paid') NOT IN {REFUND_STATUSES}
         ),
-        prefs AS (
-            SELECT user_id, first(category ORDER BY n DESC, category) AS favourite_category
-            FROM (SELECT user_id, category, count(*) AS n FROM lines WHERE category IS NOT NULL GROUP BY ALL)
-            GROUP BY user_id
-        ),
-        brands AS (
-            SELECT user_id, first(brand ORDER BY n DESC, brand) AS favourite_brand
-            FROM (SELECT user_id, brand, count(*) AS n FROM lines WHERE brand IS NOT NULL GROUP BY ALL)
-            GROUP BY user_id
-        ),
-        terminals AS (
-            SELECT user_id, first(terminal ORDER BY n DESC, terminal) AS preferred_terminal
-            FROM (SELECT user_id, terminal, count(*) AS n FROM lines WHERE terminal IS NOT NULL GROUP BY ALL)
-            GROUP BY user_id
-        ),
-        hours AS (
-            SELECT user_id, first(hour ORDER BY n DESC, hour) AS order_hour
-            FROM (SELECT user_id, hour, count(*) AS n FROM lines GROUP BY ALL) GROUP BY user_id
-        ),
+        prefs AS ({_most_frequent("lines", "category", "favourite_category")}),
+        brands AS ({_most_frequent("lines", "brand", "favourite_brand")}),
+        terminals AS ({_most_frequent("lines", "terminal", "preferred_terminal")}),
+        hours AS ({_most_frequent("lines", "hour", "order_hour", skip_null=False)}),
         v AS (
             SELECT user_id, min(day) AS first_visit, max(day) AS last_visit, count(*) AS visit_days,
                    {visit_windows}
@@ -161,13 +165,7 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
             WHERE CAST(e.behavior_time AS DATE) < {d}
             GROUP BY 1
         ),
-        visit_hours AS (
-            SELECT user_id, first(h ORDER BY n DESC, h) AS visit_hour
-            FROM (SELECT COALESCE(i.customer_id, e.user_id) AS user_id, hour(e.behavior_time) AS h, count(*) AS n
-                  FROM raw.events e LEFT JOIN identity i USING (user_id)
-                  WHERE CAST(e.behavior_time AS DATE) < {d} GROUP BY ALL)
-            GROUP BY user_id
-        ),
+        visit_hours AS ({_most_frequent(f"(SELECT COALESCE(i.customer_id, e.user_id) AS user_id, CAST(hour(e.behavior_time) AS BIGINT) AS h FROM raw.events e LEFT JOIN identity i USING (user_id) WHERE CAST(e.behavior_time AS DATE) < {d})", "h", "visit_hour", skip_null=False)}),
         s AS (
             SELECT COALESCE(i.customer_id, x.user_id) AS user_id,
                    count(*) FILTER (WHERE x.type = 'consult' AND CAST(x.interaction_time AS DATE) >= {d} - INTERVAL 90 DAY) AS consultations_90d,
@@ -181,18 +179,12 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
             WHERE CAST(x.interaction_time AS DATE) < {d}
             GROUP BY 1
         ),
-        contact AS (
-            SELECT user_id, first(channel ORDER BY n DESC, channel) AS preferred_contact
-            FROM (SELECT COALESCE(i.customer_id, x.user_id) AS user_id, x.channel, count(*) AS n
-                  FROM raw.interactions x LEFT JOIN identity i USING (user_id)
-                  WHERE CAST(x.interaction_time AS DATE) < {d} AND x.channel IS NOT NULL GROUP BY ALL)
-            GROUP BY user_id
-        ),
+        contact AS ({_most_frequent(f"(SELECT COALESCE(i.customer_id, x.user_id) AS user_id, x.channel FROM raw.interactions x LEFT JOIN identity i USING (user_id) WHERE CAST(x.interaction_time AS DATE) < {d})", "channel", "preferred_contact")}),
         c AS (SELECT * FROM raw.customers WHERE merged_into IS NULL)
         SELECT p.user_id,
                c.gender,
-               COALESCE(c.age, date_diff('year', c.birth_date, {d})) AS age,
-               {age_band_sql("COALESCE(c.age, date_diff('year', c.birth_date, " + d + "))", bands.age_edges, bands.age_labels)} AS age_band,
+               COALESCE(c.age, {age}) AS age,
+               {age_band_sql(f"COALESCE(c.age, {age})", bands.age_edges, bands.age_labels)} AS age_band,
                c.province, c.city, COALESCE(c.city_tier, '未知') AS city_tier,
                c.occupation, c.member_level, c.source_channel, c.marital_status,
                CAST(c.register_date AS DATE) AS register_date,

@@ -11,7 +11,7 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -127,16 +127,28 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
                     "CREATE TABLE snapshot_info AS SELECT ? AS snapshot_id, CAST(? AS DATE) AS as_of",
                     [new_id, as_of],
                 )
-                for i, stage in enumerate(stages):
-                    stage_name = stage.name
-                    ws.store.update_job(job_id, stage=stage.name)
-                    if os.environ.get(PAUSE_ENV) == stage.name:
-                        (ws.path / f"refresh-paused-at-{stage.name}").touch()
-                        time.sleep(120)
-                    t0 = time.perf_counter()
-                    stage.build(con, as_of, ws)
-                    timings[stage.name] = round(time.perf_counter() - t0, 3)
-                    tick("refresh", i + 1, len(stages))
+                with ExitStack() as spark_scope:
+                    spark_engine = None
+                    if ws.config.engine.kind == "spark":
+                        from portrait import spark
+
+                        stage_name = "spark"
+                        t0 = time.perf_counter()
+                        spark_engine = spark_scope.enter_context(spark.spark_engine(ws, con))
+                        timings["spark_start"] = round(time.perf_counter() - t0, 3)
+                    for i, stage in enumerate(stages):
+                        stage_name = stage.name
+                        ws.store.update_job(job_id, stage=stage.name)
+                        if os.environ.get(PAUSE_ENV) == stage.name:
+                            (ws.path / f"refresh-paused-at-{stage.name}").touch()
+                            time.sleep(120)
+                        t0 = time.perf_counter()
+                        if spark_engine is not None and stage.name in spark.SPARK_STAGES:
+                            spark.run_stage(spark_engine, stage, con, as_of, ws)
+                        else:
+                            stage.build(con, as_of, ws)
+                        timings[stage.name] = round(time.perf_counter() - t0, 3)
+                        tick("refresh", i + 1, len(stages))
                 run(con, "DETACH raw")
                 run(con, "CHECKPOINT")
             finally:
@@ -168,7 +180,13 @@ def refresh(ws: Workspace, as_of: date | None = None, progress: Progress | None 
         seconds = round(time.perf_counter() - started, 3)
         ws.store.update_job(job_id, status="ok", stage="done", detail={"timings": timings, "snapshot": new_id})
         ws.audit("refresh", as_of.isoformat(), "ok", snapshot=new_id, seconds=seconds)
-    return {"snapshot": snap.as_dict(), "as_of": as_of.isoformat(), "seconds": seconds, "stages": timings}
+    return {
+        "snapshot": snap.as_dict(),
+        "as_of": as_of.isoformat(),
+        "engine": ws.config.engine.kind,
+        "seconds": seconds,
+        "stages": timings,
+    }
 
 
 def status(ws: Workspace) -> dict[str, Any]:

@@ -56,16 +56,14 @@ def build_rfm(con: duckdb.DuckDBPyConnection, config: PortraitConfig) -> None:
             WHERE c.frequency > 0""",
     )
     stat = "avg" if compare == "mean" else "median"
+    # the averages join the thresholds in a new table (one statement per table, so it runs on Spark too)
     run(
         con,
-        f"""ALTER TABLE rfm_thresholds ADD COLUMN r_average DOUBLE;
-            ALTER TABLE rfm_thresholds ADD COLUMN f_average DOUBLE;
-            ALTER TABLE rfm_thresholds ADD COLUMN m_average DOUBLE;
-            ALTER TABLE rfm_thresholds ADD COLUMN compare VARCHAR;
-            UPDATE rfm_thresholds SET r_average = (SELECT {stat}(r_score) FROM rfm),
-                                      f_average = (SELECT {stat}(f_score) FROM rfm),
-                                      m_average = (SELECT {stat}(m_score) FROM rfm),
-                                      compare = '{compare}'""",
+        f"""CREATE OR REPLACE TABLE rfm_thresholds AS
+            SELECT t.r_cuts, t.f_cuts, t.m_cuts, t.buyers,
+                   CAST(a.r AS DOUBLE) AS r_average, CAST(a.f AS DOUBLE) AS f_average, CAST(a.m AS DOUBLE) AS m_average,
+                   CAST('{compare}' AS VARCHAR) AS compare
+            FROM rfm_thresholds t, (SELECT {stat}(r_score) AS r, {stat}(f_score) AS f, {stat}(m_score) AS m FROM rfm) a""",
     )
     cases = " ".join(
         f"WHEN r_high = {str(r).lower()} AND f_high = {str(f).lower()} AND m_high = {str(m).lower()} THEN '{name}'"

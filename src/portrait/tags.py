@@ -250,7 +250,7 @@ def _manual_and_file_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, tags: l
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT user_id, last(value) AS value FROM _tag_arrow GROUP BY user_id",
         )
         con.unregister("_tag_arrow")
-        sql[tag.name] = f"(SELECT value FROM {table} t WHERE t.user_id = b.user_id)"
+        sql[tag.name] = f"(SELECT max(value) FROM {table} t WHERE t.user_id = b.user_id)"
     # manual tags with no definition still show up, as their own tags
     defined = {t.name for t in tags}
     for name in sorted({m["tag"] for m in manual} - defined):
@@ -263,7 +263,7 @@ def _manual_and_file_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, tags: l
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT user_id, last(value) AS value FROM _tag_arrow GROUP BY user_id",
         )
         con.unregister("_tag_arrow")
-        sql[name] = f"(SELECT value FROM {table} t WHERE t.user_id = b.user_id)"
+        sql[name] = f"(SELECT max(value) FROM {table} t WHERE t.user_id = b.user_id)"
     return sql
 
 
@@ -274,18 +274,29 @@ def base_fields(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def build_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: date) -> None:
     """Compute every tag (``tag_values``, ``tag_definitions``) and append changes to ``tag_history``."""
+    finish_tags(con, ws, build_tag_values(con, ws), as_of)
+
+
+def base_view_sql(con: duckdb.DuckDBPyConnection) -> str:
+    """The statement creating the tag base view: customer table, scores, RFM and every model output."""
     from portrait.models import output_tables
 
     model_joins = "".join(f" LEFT JOIN {t} USING (user_id)" for t in output_tables(con))
-    run(
-        con,
-        f"""CREATE OR REPLACE VIEW {BASE_VIEW} AS
+    return f"""CREATE OR REPLACE VIEW {BASE_VIEW} AS
             SELECT *
             FROM customer_table c
             LEFT JOIN (SELECT user_id, consumption_score, loyalty_score, activity_score, demand_score FROM scores) s
               USING (user_id)
-            LEFT JOIN (SELECT user_id, r_score, f_score, m_score, rfm_group FROM rfm) r USING (user_id){model_joins}""",
-    )
+            LEFT JOIN (SELECT user_id, r_score, f_score, m_score, rfm_group FROM rfm) r USING (user_id){model_joins}"""
+
+
+def build_tag_values(con: duckdb.DuckDBPyConnection, ws: Workspace, base_sql: str | None = None) -> list[TagDef]:
+    """Compute ``tag_values`` (one column per tag) over the tag base view; return the tags computed.
+
+    Every statement here is engine-neutral SQL (the Spark engine runs it too); ``base_sql`` is the
+    base view's statement when the caller built it elsewhere.
+    """
+    run(con, base_sql or base_view_sql(con))
     tags = tag_library(ws)
     fields = base_fields(con)
     external = _manual_and_file_tags(con, ws, tags)
@@ -295,6 +306,15 @@ def build_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, as_of: date) -> No
         con,
         f"CREATE OR REPLACE TABLE tag_values AS SELECT b.user_id, {', '.join(columns)} FROM {BASE_VIEW} b ORDER BY b.user_id",
     )
+    return tags
+
+
+def finish_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, tags: list[TagDef], as_of: date) -> None:
+    """On the snapshot (DuckDB): ``tag_definitions``, the tag history and the wide ``segment_base`` table."""
+    views = "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND database_name = current_database()"
+    if not scalar(con, views, [BASE_VIEW]):
+        run(con, base_view_sql(con))
+    fields = base_fields(con)
     defs = pa.table(
         {
             "tag": [t.name for t in tags],

@@ -48,6 +48,11 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
     return cols
 
 
+def data_columns(table: Table) -> list[str]:
+    """The columns of a raw table that hold data (its bookkeeping columns, named ``_…``, left out)."""
+    return [name for name, _ in table_columns(table) if not name.startswith("_")]
+
+
 META_TABLES = {
     "quarantine": """
         import_id BIGINT, table_name VARCHAR, source VARCHAR, fingerprint VARCHAR, source_row BIGINT,
