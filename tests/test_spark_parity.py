@@ -38,13 +38,10 @@ from portrait.workspace import Workspace, init_workspace, open_workspace
 
 PORTRAIT = str(Path(sys.executable).with_name("portrait"))
 # py4j (PySpark's bridge to the JVM) lets some of its client sockets be garbage-collected unclosed
-# one xdist worker runs the whole module (scripts/test uses --dist loadgroup), so the Spark refresh runs once
-pytestmark = [
-    pytest.mark.filterwarnings(
-        "ignore:unclosed <socket.socket:ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
-    ),
-    pytest.mark.xdist_group("spark"),
-]
+# (scripts/test runs pytest with --dist loadscope: one xdist worker runs this whole module, one Spark refresh)
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:unclosed <socket.socket:ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning"
+)
 AS_OF = date(2025, 1, 1)
 
 # rule and computed tags that exercise the rule language's SQL on both engines
