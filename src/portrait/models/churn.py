@@ -128,9 +128,9 @@ def _cutoff_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, cutoffs: list[
     for leftover in (scratch, Path(str(scratch) + ".wal")):
         leftover.unlink(missing_ok=True)
     quoted = str(scratch).replace("'", "''")
-    run(con, f"ATTACH '{quoted}' AS churn_work")
     out = []
     try:
+        run(con, f"ATTACH '{quoted}' AS churn_work")
         for cutoff in cutoffs:
             run(con, "USE churn_work")
             try:
@@ -142,8 +142,12 @@ def _cutoff_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, cutoffs: list[
                 _labelled(con, "churn_work.customer_table", cutoff, days, cfg.churn_train_rows, cfg.seed + len(out))
             )
     finally:
-        run(con, f'USE "{main}"')
-        run(con, "DETACH DATABASE IF EXISTS churn_work")
+        # the scratch file goes whatever happened (a full disk can make even the detach fail)
+        for statement in (f'USE "{main}"', "DETACH DATABASE IF EXISTS churn_work"):
+            try:
+                run(con, statement)
+            except duckdb.Error:
+                pass
         scratch.unlink(missing_ok=True)
         Path(str(scratch) + ".wal").unlink(missing_ok=True)
     return out
