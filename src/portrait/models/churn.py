@@ -29,19 +29,20 @@ import os
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from portrait import features, snapshots
 from portrait.engine import run, scalar
 from portrait.errors import InputError, NotFound
 from portrait.models import record_report
-from portrait.models.features_select import chi_square, correlation_filter, mutual_information
 from portrait.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL = "churn"
 TABLE = "churn_scores"
@@ -128,9 +129,9 @@ def _cutoff_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, cutoffs: list[
     for leftover in (scratch, Path(str(scratch) + ".wal")):
         leftover.unlink(missing_ok=True)
     quoted = str(scratch).replace("'", "''")
-    run(con, f"ATTACH '{quoted}' AS churn_work")
     out = []
     try:
+        run(con, f"ATTACH '{quoted}' AS churn_work")
         for cutoff in cutoffs:
             run(con, "USE churn_work")
             try:
@@ -142,8 +143,12 @@ def _cutoff_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, cutoffs: list[
                 _labelled(con, "churn_work.customer_table", cutoff, days, cfg.churn_train_rows, cfg.seed + len(out))
             )
     finally:
-        run(con, f'USE "{main}"')
-        run(con, "DETACH DATABASE IF EXISTS churn_work")
+        # the scratch file goes whatever happened (a full disk can make even the detach fail)
+        for statement in (f'USE "{main}"', "DETACH DATABASE IF EXISTS churn_work"):
+            try:
+                run(con, statement)
+            except duckdb.Error:
+                pass
         scratch.unlink(missing_ok=True)
         Path(str(scratch) + ".wal").unlink(missing_ok=True)
     return out
@@ -284,6 +289,8 @@ def contributions(name: str, model: Any, x: pd.DataFrame, reference: pd.Series) 
         z = scaler.transform(imputer.transform(x))
         z_reference = scaler.transform(imputer.transform(reference.to_frame().T[x.columns]))
         return (z - z_reference) * lr.coef_[0]
+    import pandas as pd
+
     ref = reference[x.columns].to_numpy(dtype="float64")
     ref_f = _log_odds(model.predict_proba(pd.DataFrame([ref], columns=x.columns))[:, 1])[0]
     out = np.empty(x.shape, dtype="float64")
@@ -364,6 +371,17 @@ def fit_and_score(con: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) ->
             f"{start}; with churn_days = {days} the model needs orders before {t1} (as-of {as_of} − {2 * days} days)"
             " — import a longer history, choose a later as-of date or lower [models] churn_days"
         )
+    early = scalar(
+        con,
+        f"""SELECT count(DISTINCT COALESCE(c.merged_into, o.user_id)) FROM raw.orders o
+            LEFT JOIN raw.customers c USING (user_id)
+            WHERE CAST(o.order_time AS DATE) < {_d(t1)} AND COALESCE(o.status, 'paid') NOT IN {features.REFUND_STATUSES}""",
+    )
+    if early < cfg.churn_min_customers:  # the same count _check makes, before building any table
+        raise Skipped(
+            f"only {early} customer{'' if early == 1 else 's'} had bought before the training cut-off {t1}; the churn "
+            f"model needs at least {cfg.churn_min_customers} ([models] churn_min_customers)"
+        )
     clock = time.perf_counter()
     timings: dict[str, float] = {}
     train, holdout = _cutoff_tables(con, ws, [t1, t2], days)
@@ -374,6 +392,8 @@ def fit_and_score(con: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) ->
     names = list(FEATURES)
     x_train = train["frame"][names]
     y_train = train["frame"]["churned"].to_numpy()
+    from portrait.models.features_select import correlation_filter
+
     kept = correlation_filter(x_train, y_train, threshold=CORRELATION_LIMIT)
     used = kept.chosen
     if not used:
@@ -464,7 +484,7 @@ def fit_and_score(con: duckdb.DuckDBPyConnection, as_of: date, ws: Workspace) ->
         "chosen_model": chosen,
         "baseline_recency_auc": baseline_auc,
         "coefficients": _coefficients(fitted["logistic"], used),
-        "reference_customer": {f: (None if pd.isna(v) else round(float(v), 4)) for f, v in reference.items()},
+        "reference_customer": {f: (None if np.isnan(v) else round(float(v), 4)) for f, v in reference.items()},
         "drivers": _drivers(push, used),
         "scored_customers": len(now),
         "timings": timings,
@@ -499,6 +519,8 @@ def _selection_tables(x: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, An
         x, y = x.iloc[np.sort(pick)], y[np.sort(pick)]
     filled = x.fillna(x.median()).fillna(0.0)
     out: dict[str, Any] = {"rows": len(filled)}
+    from portrait.models.features_select import chi_square, mutual_information
+
     for name, helper in (("mutual_information", mutual_information), ("chi_square", chi_square)):
         try:
             result = helper(filled, y, seed=seed) if name == "mutual_information" else helper(filled, y)
