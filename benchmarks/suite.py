@@ -139,10 +139,12 @@ def tier(customers: int, runs: int, cap: float | None, work: Path, import_runs: 
         "pandas_peak_rss": max(r["peak_rss"] for r in q),
     }
     result["refresh"]["ratio"] = result["refresh"]["pandas_seconds"] / result["refresh"]["compared_seconds"]
+    (DATA / f"suite-partial-{customers}.json").write_text(json.dumps(result, indent=1, default=str))
     result["jobs"] = {}
     for name, args in jobs(AS_OF):
         r = time_job(ws, args, runs, cap)
         result["jobs"][name] = r
+        (DATA / f"suite-partial-{customers}.json").write_text(json.dumps(result, indent=1, default=str))
         shown = f"{r['seconds']:.2f} s, {r['peak_rss'] / 2**30:.2f} GiB" if "seconds" in r else next(iter(r.values()))
         log(f"  {name}: {shown}")
     return result
