@@ -6,12 +6,17 @@ import re
 from datetime import datetime
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portrait.clean import pipeline
 from portrait.clean.parse import NULL_TOKENS, field_rule, nulled
+from portrait.clean.pipeline import quartiles_by_counts
 from portrait.config import CleaningConfig
+from portrait.ingest.job import import_files
 from portrait.schema import TABLES
+from portrait.workspace import init_workspace
 
 CON = duckdb.connect()
 TOKEN = re.compile(r"\s*(" + "|".join(re.escape(t) for t in NULL_TOKENS if t) + r")?\s*", re.ASCII)
@@ -47,3 +52,33 @@ def test_a_timestamp_is_rewritten_only_when_not_written_canonically(moment):
     assert not _fixed("orders", "order_time", moment.strftime("%Y-%m-%d"))
     assert _fixed("orders", "order_time", f"{moment.year}/{moment.month}/{moment.day} {moment:%H:%M}")
     assert _fixed("orders", "order_time", f"{moment.year}年{moment.month}月{moment.day}日")
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.integers(-50, 50), st.sampled_from([9.9, 19.9, 199.0, 0.01])), min_size=1, max_size=60
+    )
+)
+def test_quartiles_from_value_counts_equal_quantile_cont(values):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x DECIMAL(18, 2))")
+    con.executemany("INSERT INTO t VALUES (?)", [[v] for v in values])
+    want = con.execute("SELECT quantile_cont(x, [0.25, 0.75]) FROM t").fetchall()[0][0]
+    got = quartiles_by_counts(con, "t", "x")
+    if want is None:
+        assert got is None
+    else:
+        assert got == pytest.approx([float(w) for w in want], rel=1e-12, abs=1e-9)
+
+
+def test_large_batches_flag_the_same_outliers(ws, tmp_path, monkeypatch):
+    rows = [["订单号", "客户ID", "下单时间", "订单金额", "订单数量"]]
+    rows += [[f"O{i}", f"C{i % 7}", "2024-05-01", str([10, 12, 12, 15, 300][i % 5] + i % 3), "1"] for i in range(200)]
+    csv_path = tmp_path / "o.csv"
+    csv_path.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    small = import_files(ws, "orders", [csv_path]).tables["orders"]["flagged"]
+    monkeypatch.setattr(pipeline, "EXACT_QUANTILE_ROWS", 0)  # the path batches past 5 M rows take
+    other = init_workspace(tmp_path / "other")
+    large = import_files(other, "orders", [csv_path]).tables["orders"]["flagged"]
+    assert large == small and small["outlier_iqr_amount"] == 40  # the 300s are flagged, nothing else

@@ -7,6 +7,7 @@ encrypt personal fields. Every step counts what it did, for the import report.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,37 @@ class TableStats:
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> int:
     return int(scalar(con, sql, params) or 0)
+
+
+def quartiles_by_counts(con: duckdb.DuckDBPyConnection, source: str, field: str) -> tuple[float, float] | None:
+    """Q1 and Q3 of ``field`` in ``source`` exactly as ``quantile_cont`` computes them (linear interpolation
+    between the values at positions ⌊(n−1)p⌋ and the next), from the counts of each distinct value."""
+    col = q(field)
+    rows = con.execute(
+        f"""WITH h AS (SELECT CAST({col} AS DOUBLE) AS v, count(*) AS c FROM {source} WHERE {col} IS NOT NULL GROUP BY 1),
+                 s AS (SELECT v, sum(c) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) AS stop, c FROM h),
+                 n AS (SELECT sum(c) AS n FROM h),
+                 pos AS (SELECT p, (n.n - 1) * p AS at, CAST(floor((n.n - 1) * p) AS BIGINT) AS lo,
+                                least(CAST(floor((n.n - 1) * p) AS BIGINT) + 1, n.n - 1) AS hi
+                         FROM n, (VALUES (0.25), (0.75)) t(p))
+            SELECT pos.p, CAST(pos.at - pos.lo AS DOUBLE),
+                   (SELECT v FROM s WHERE s.stop - s.c <= pos.lo AND pos.lo < s.stop),
+                   (SELECT v FROM s WHERE s.stop - s.c <= pos.hi AND pos.hi < s.stop)
+            FROM pos ORDER BY pos.p"""
+    ).fetchall()
+    if not rows or rows[0][2] is None:
+        return None
+    kind = con.execute(f"SELECT typeof({col}) FROM {source} WHERE {col} IS NOT NULL LIMIT 1").fetchall()[0][0]
+    if kind.startswith("DECIMAL"):
+        # quantile_cont interpolates a decimal on its scaled integers and truncates toward zero
+        unit = 10 ** int(kind.rstrip(")").split(",")[1])
+        q1, q3 = (
+            math.trunc(round(lo * unit) + (round(hi * unit) - round(lo * unit)) * frac) / unit
+            for _, frac, lo, hi in rows
+        )
+    else:
+        q1, q3 = (lo + frac * (hi - lo) for _, frac, lo, hi in rows)
+    return q1, q3
 
 
 class BatchCleaner:
@@ -419,15 +451,21 @@ class BatchCleaner:
         fields = OUTLIER_FIELDS.get(self.table.name, ())
         if not fields:
             return
-        # exact quartiles hold every value in memory: past EXACT_QUANTILE_ROWS use the t-digest estimate
-        quartiles = "quantile_cont" if self.stats.rows_read <= EXACT_QUANTILE_ROWS else "approx_quantile"
+        # quantile_cont holds every value in memory: past EXACT_QUANTILE_ROWS the quartiles come from the
+        # column's value counts instead (as exact, and small wherever values repeat: prices, quantities)
+        small = self.stats.rows_read <= EXACT_QUANTILE_ROWS
         stats = con.execute(
             "SELECT "
-            + ", ".join(f"{quartiles}({q(n)}, [0.25, 0.75]), avg({q(n)}), stddev_pop({q(n)})" for n in fields)
+            + ", ".join(
+                (f"quantile_cont({q(n)}, [0.25, 0.75])" if small else "NULL") + f", avg({q(n)}), stddev_pop({q(n)})"
+                for n in fields
+            )
             + f" FROM {k}"
         ).fetchall()[0]
         for i, name in enumerate(fields):
             quartiles, mean, std = stats[3 * i], stats[3 * i + 1], stats[3 * i + 2]
+            if not small and mean is not None:
+                quartiles = quartiles_by_counts(con, k, name)
             col = q(name)
             if quartiles is None or mean is None:
                 self.outlier_exprs[outlier_column(name, "iqr")] = "CAST(NULL AS BOOLEAN)"
