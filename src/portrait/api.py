@@ -19,11 +19,19 @@ from portrait.workspace import Workspace, init_workspace, open_workspace
 DEMO_TABLE_ORDER = ("products", "customers", "orders", "events", "interactions", "channels", "campaigns")
 
 if TYPE_CHECKING:
+    from portrait.aipl import aipl
+    from portrait.analysis import channels, cohorts, dimensions, funnel
+    from portrait.basket import basket_rules
+    from portrait.campaigns import campaign_report
+    from portrait.journeys import paths, volume
     from portrait.models.churn import churn_report
+    from portrait.models.cluster import cluster_report
+    from portrait.models.clv import clv_report, fit_bgnbd, fit_gamma_gamma
     from portrait.models.features_select import Selection, chi_square, correlation_filter, mutual_information, pca
+    from portrait.models.recommend import evaluate_recommendations, recommend
 
 
-# model functions load pandas and scikit-learn: imported on first use, so commands that need no model start fast
+# analyses and models (some load pandas and scikit-learn): imported on first use, so commands that need none start fast
 _LAZY = {
     "churn_report": "portrait.models.churn",
     "Selection": "portrait.models.features_select",
@@ -31,6 +39,21 @@ _LAZY = {
     "mutual_information": "portrait.models.features_select",
     "chi_square": "portrait.models.features_select",
     "pca": "portrait.models.features_select",
+    "dimensions": "portrait.analysis",
+    "funnel": "portrait.analysis",
+    "cohorts": "portrait.analysis",
+    "channels": "portrait.analysis",
+    "paths": "portrait.journeys",
+    "volume": "portrait.journeys",
+    "aipl": "portrait.aipl",
+    "campaign_report": "portrait.campaigns",
+    "basket_rules": "portrait.basket",
+    "clv_report": "portrait.models.clv",
+    "fit_bgnbd": "portrait.models.clv",
+    "fit_gamma_gamma": "portrait.models.clv",
+    "cluster_report": "portrait.models.cluster",
+    "recommend": "portrait.models.recommend",
+    "evaluate_recommendations": "portrait.models.recommend",
 }
 
 
@@ -106,4 +129,19 @@ __all__ = [
     "mutual_information",
     "chi_square",
     "pca",
+    "dimensions",
+    "funnel",
+    "cohorts",
+    "channels",
+    "paths",
+    "volume",
+    "aipl",
+    "campaign_report",
+    "basket_rules",
+    "clv_report",
+    "fit_bgnbd",
+    "fit_gamma_gamma",
+    "cluster_report",
+    "recommend",
+    "evaluate_recommendations",
 ]
