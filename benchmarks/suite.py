@@ -269,6 +269,11 @@ def section(command: str, ts: list[dict[str, Any]], machine: str) -> str:
         *mem,
         "",
         "![time against size, log-log](benchmarks-suite.svg)",
+        "",
+        "The models (churn, CLV, clusters, the recommendation neighbours) are fitted in the refresh's `models`",
+        "stage, so their cost is inside \"refresh: all stages\"; `portrait model churn/clv/cluster` read the fitted",
+        "report. The build steps (demo data, import of all tables) are those recorded when the tier's workspace was",
+        "built, possibly in an earlier run and on a busier machine; the other rows come from this run.",
     ]
     if not_run:
         lines += ["", "Steps that did not run everywhere:", "", *not_run]
