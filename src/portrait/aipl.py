@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from portrait import snapshots
-from portrait.analysis import _where
+from portrait.analysis import segment_where
 from portrait.errors import InputError
 from portrait.journeys import _raw
 from portrait.workspace import Workspace
@@ -72,7 +72,7 @@ def aipl(
             raise InputError(f"end date {hi} is after the snapshot's last day {last_day}; choose {last_day} or earlier")
         cur = (hi - timedelta(days=days - 1), hi)
         prev = (cur[0] - timedelta(days=days), cur[0] - timedelta(days=1))
-        where = _where(con, rule)
+        where = segment_where(con, rule)
 
         def between(col: str, period: tuple[date, date]) -> str:
             return f"{col} BETWEEN DATE '{period[0]}' AND DATE '{period[1]}'"

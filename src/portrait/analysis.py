@@ -34,7 +34,8 @@ ORDER_COUNT_BANDS = [
 ]
 
 
-def _where(con, rule: str | None) -> str:  # noqa: ANN001 - a DuckDB connection
+def segment_where(con, rule: str | None) -> str:  # noqa: ANN001 - a DuckDB connection
+    """SQL condition on ``segment_base`` rows for a segment rule ("true" without one); a bad rule is one line."""
     if not rule:
         return "true"
     fields = [r[0] for r in con.execute("DESCRIBE segment_base").fetchall()]
@@ -50,7 +51,7 @@ def dimensions(ws: Workspace, rule: str | None = None, age_scheme: str = "defaul
     if age_scheme not in ("default", "fine"):
         raise InputError(f"age scheme '{age_scheme}': use default or fine")
     with snapshots.reader(ws) as (con, snap):
-        where = _where(con, rule)
+        where = segment_where(con, rule)
         members = f"(SELECT * FROM segment_base WHERE {where})"
         total = con.execute(f"SELECT count(*) FROM {members}").fetchall()[0][0]
         out: dict[str, Any] = {}
@@ -215,7 +216,7 @@ def funnel(
     if window_days < 1:
         raise InputError("the funnel window must be at least 1 day")
     with snapshots.reader(ws) as (con, snap):
-        where = _where(con, rule)
+        where = segment_where(con, rule)
         con.execute(f"ATTACH '{ws.warehouse_path}' AS raw (READ_ONLY)").fetchall()
         try:
             as_of = f"DATE '{snap.as_of}'"

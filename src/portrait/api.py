@@ -19,16 +19,7 @@ from portrait.workspace import Workspace, init_workspace, open_workspace
 DEMO_TABLE_ORDER = ("products", "customers", "orders", "events", "interactions", "channels", "campaigns")
 
 if TYPE_CHECKING:
-    from portrait.aipl import aipl
-    from portrait.analysis import channels, cohorts, dimensions, funnel
-    from portrait.basket import basket_rules
-    from portrait.campaigns import campaign_report
-    from portrait.journeys import paths, volume
-    from portrait.models.churn import churn_report
-    from portrait.models.cluster import cluster_report
-    from portrait.models.clv import clv_report, fit_bgnbd, fit_gamma_gamma
-    from portrait.models.features_select import Selection, chi_square, correlation_filter, mutual_information, pca
-    from portrait.models.recommend import evaluate_recommendations, recommend
+    pass
 
 
 # analyses and models (some load pandas and scikit-learn): imported on first use, so commands that need none start fast
@@ -123,25 +114,5 @@ __all__ = [
     "tag_history",
     "add_manual_tag",
     "segments",
-    "churn_report",
-    "Selection",
-    "correlation_filter",
-    "mutual_information",
-    "chi_square",
-    "pca",
-    "dimensions",
-    "funnel",
-    "cohorts",
-    "channels",
-    "paths",
-    "volume",
-    "aipl",
-    "campaign_report",
-    "basket_rules",
-    "clv_report",
-    "fit_bgnbd",
-    "fit_gamma_gamma",
-    "cluster_report",
-    "recommend",
-    "evaluate_recommendations",
+    *_LAZY,
 ]

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from portrait import snapshots
+from portrait.analysis import segment_where
 from portrait.errors import InputError
-from portrait.expr import RuleError, compile_rule
 from portrait.workspace import Workspace
 
 GROUPINGS = ("order", "customer-day")
@@ -424,12 +424,7 @@ def association_rules(itemsets: Itemsets, min_confidence: float = 0.0, min_lift:
 def _members_where(con, rule: str | None) -> str:  # noqa: ANN001 - a DuckDB connection
     if not rule:
         return "true"
-    fields = [r[0] for r in con.execute("DESCRIBE segment_base").fetchall()]
-    try:
-        where = compile_rule(rule, fields)
-    except RuleError as exc:
-        raise InputError(f"segment rule, column {exc.column}: {exc.problem}  ⟶  {rule}") from None
-    return f"user_id IN (SELECT user_id FROM segment_base WHERE COALESCE({where}, false))"
+    return f"user_id IN (SELECT user_id FROM segment_base WHERE {segment_where(con, rule)})"
 
 
 def load_baskets(ws: Workspace, by: str = "order", level: str = "product", rule: str | None = None) -> dict[str, Any]:

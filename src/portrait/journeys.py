@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from portrait import snapshots
-from portrait.analysis import _where
+from portrait.analysis import segment_where
 from portrait.engine import run
 from portrait.errors import InputError
 from portrait.snapshots import Snapshot
@@ -162,7 +162,7 @@ def paths(
         raise InputError("top must be at least 1")
     with snapshots.reader(ws) as (con, snap):
         lo, hi = date_range(snap, start, end)
-        where = _where(con, rule)
+        where = segment_where(con, rule)
         with _raw(con, ws):
             build_sessions(con, _events_sql(lo, hi, where), gap)
         n_sessions, customers, events, bounces = con.execute(
@@ -215,7 +215,7 @@ def volume(
         raise InputError(f"grain '{grain}': use day or week")
     with snapshots.reader(ws) as (con, snap):
         lo, hi = date_range(snap, start, end, 90 if grain == "week" else DEFAULT_DAYS)
-        where = _where(con, rule)
+        where = segment_where(con, rule)
 
         def bucket(day: str) -> str:
             return f"CAST(date_trunc('week', {day}) AS DATE)" if grain == "week" else day
