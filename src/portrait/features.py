@@ -24,13 +24,44 @@ def _d(as_of: date) -> str:
     return f"DATE '{as_of.isoformat()}'"
 
 
+def _before(as_of: date) -> str:
+    """A timestamp literal for midnight of ``as_of``: ``t < it`` is ``CAST(t AS DATE) < as_of`` without a cast per row."""
+    return f"TIMESTAMP '{as_of.isoformat()} 00:00:00'"
+
+
+def _follow_merges(agg: str, keys: list[str], counts: list[str]) -> str:
+    """Rows of ``agg`` (``user_id``, ``keys``, ``counts``, one row per raw user id and keys) per surviving customer.
+
+    Aggregating the raw rows first and following identity merges afterwards keeps the join off the
+    hundred million event rows: only the rows of merged records and of their survivors are grouped again.
+    """
+    touched = "(SELECT user_id FROM identity UNION ALL SELECT customer_id FROM identity)"
+    key_list = ", ".join(f"a.{k}" for k in keys)
+    sums = ", ".join(f"CAST(sum(a.{c}) AS BIGINT) AS {c}" for c in counts)
+    positions = ", ".join(str(i + 1) for i in range(len(keys) + 1))
+    return (
+        f"SELECT user_id, {', '.join(keys)}, {', '.join(counts)} FROM {agg} "
+        f"WHERE user_id IS NULL OR user_id NOT IN {touched} "
+        f"UNION ALL SELECT COALESCE(i.customer_id, a.user_id) AS user_id, {key_list}, {sums} "
+        f"FROM {agg} a LEFT JOIN identity i USING (user_id) WHERE a.user_id IN {touched} GROUP BY {positions}"
+    )
+
+
 def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    """Identity map, order-level facts and daily visits: the small tables metrics and features read."""
+    """Identity map, order-level facts and daily visits: the small tables metrics and features read.
+
+    ``identity`` lists the merged-away records only (record → surviving customer): every reader joins it
+    with ``LEFT JOIN identity i USING (user_id)`` and takes ``COALESCE(i.customer_id, user_id)``, and a
+    table of a few merged records is a cheap probe for the hundred million event rows.
+    ``visit_days`` also counts the day's favourites and cart adds, so the customer table reads the
+    events once here, not again.
+    """
     d = _d(as_of)
+    before = _before(as_of)
     run(
         con,
         "CREATE OR REPLACE TABLE identity AS "
-        "SELECT user_id, COALESCE(merged_into, user_id) AS customer_id FROM raw.customers",
+        "SELECT user_id, merged_into AS customer_id FROM raw.customers WHERE merged_into IS NOT NULL",
     )
     # one row per order (an order may have several lines); refunded when any line was refunded or returned
     run(
@@ -45,7 +76,7 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
                    bool_or(COALESCE(o.coupon_used, false)) AS coupon_used,
                    min(o.terminal) AS terminal
             FROM raw.orders o LEFT JOIN identity i USING (user_id)
-            WHERE CAST(o.order_time AS DATE) < {d}
+            WHERE o.order_time < {before}
             GROUP BY ALL""",
     )
     # order lines (for product, category and basket analyses) and the channel statistics, as of the date
@@ -56,7 +87,7 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
                    o.product_name, o.category, o.brand, CAST(o.unit_price AS DOUBLE) AS unit_price, o.quantity,
                    CAST(o.amount AS DOUBLE) AS amount, COALESCE(o.status, 'paid') AS status, o.terminal, o.source
             FROM raw.orders o LEFT JOIN identity i USING (user_id)
-            WHERE CAST(o.order_time AS DATE) < {d}""",
+            WHERE o.order_time < {before}""",
     )
     run(
         con,
@@ -65,11 +96,15 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     run(
         con,
         f"""CREATE OR REPLACE TABLE visit_days AS
-            SELECT COALESCE(i.customer_id, e.user_id) AS user_id, CAST(e.behavior_time AS DATE) AS day,
-                   count(*) AS events, count(*) FILTER (WHERE e.behavior_type = 'pv') AS pv
-            FROM raw.events e LEFT JOIN identity i USING (user_id)
-            WHERE CAST(e.behavior_time AS DATE) < {d}
-            GROUP BY ALL""",
+            WITH days AS (
+                SELECT user_id, CAST(behavior_time AS DATE) AS day,
+                       count(*) AS events, count(*) FILTER (WHERE behavior_type = 'pv') AS pv,
+                       count(*) FILTER (WHERE behavior_type = 'fav') AS favs,
+                       count(*) FILTER (WHERE behavior_type = 'cart') AS carts
+                FROM raw.events WHERE behavior_time < {before}
+                GROUP BY user_id, day
+            )
+            {_follow_merges("days", ["day"], ["events", "pv", "favs", "carts"])}""",
     )
 
 
@@ -82,17 +117,19 @@ def age_band_sql(age: str, edges: list[int], labels: list[str]) -> str:
     return "CASE " + " ".join(parts) + " END"
 
 
-def _most_frequent(source: str, column: str, alias: str, skip_null: bool = True) -> str:
-    """Per user, the most frequent value of ``column`` in ``source``; ties go to the smallest value.
+def _most_frequent(source: str, column: str, alias: str, counted: bool = False) -> str:
+    """Per user, the most frequent non-null value of ``column`` in ``source``; ties go to the smallest value.
 
-    Written with ``row_number()`` rather than DuckDB's ``first(x ORDER BY …)`` so the same statement
-    runs on Spark.
+    One aggregate, no window: the smallest ``(-count, value)`` pair is the most frequent value, the
+    smallest among equals. The struct ``min`` is written so SQLGlot carries it to Spark unchanged.
+    ``counted``: ``source`` already holds one row per user and value with its count ``n``.
     """
-    where = f"WHERE {column} IS NOT NULL " if skip_null else ""
+    if counted:
+        return f"SELECT user_id, min({{'n': -n, 'v': {column}}}).v AS {alias} FROM {source} WHERE {column} IS NOT NULL GROUP BY user_id"
     return (
-        f"SELECT user_id, {column} AS {alias} FROM ("
-        f"SELECT user_id, {column}, row_number() OVER (PARTITION BY user_id ORDER BY n DESC, {column} NULLS LAST) AS rk "
-        f"FROM (SELECT user_id, {column}, count(*) AS n FROM {source} {where}GROUP BY user_id, {column})) WHERE rk = 1"
+        f"SELECT user_id, min({{'n': -n, 'v': {column}}}).v AS {alias} "
+        f"FROM (SELECT user_id, {column}, count(*) AS n FROM {source} WHERE {column} IS NOT NULL "
+        f"GROUP BY user_id, {column}) GROUP BY user_id"
     )
 
 
@@ -115,14 +152,12 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
     # age from the birth date counts year boundaries (as DuckDB's date_diff('year') did); written with year()
     # because Spark's year difference counts whole elapsed years
     age = f"(year({d}) - year(c.birth_date))"
+    # repurchase_cycle_days, the mean gap between consecutive paid orders, needs no window: the gaps
+    # add up to last − first, over frequency − 1 gaps
     run(
         con,
         f"""CREATE OR REPLACE TABLE customer_table AS
-        WITH people AS (
-            SELECT user_id FROM raw.customers WHERE merged_into IS NULL
-            UNION SELECT user_id FROM order_facts UNION SELECT user_id FROM visit_days
-            UNION SELECT COALESCE(i.customer_id, x.user_id) FROM raw.interactions x LEFT JOIN identity i USING (user_id)
-        ),
+        WITH
         o AS (
             SELECT user_id,
                    min(order_time) FILTER (WHERE {paid}) AS first_order_at,
@@ -134,38 +169,27 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
                    {order_windows}
             FROM order_facts GROUP BY user_id
         ),
-        gaps AS (
-            SELECT user_id, avg(gap) AS repurchase_cycle_days FROM (
-                SELECT user_id, date_diff('day', lag(order_date) OVER (PARTITION BY user_id ORDER BY order_date, order_id),
-                                          order_date) AS gap
-                FROM order_facts WHERE {paid}) WHERE gap IS NOT NULL GROUP BY user_id
-        ),
         lines AS (
-            SELECT COALESCE(i.customer_id, l.user_id) AS user_id, l.category, l.brand, l.terminal,
-                   CAST(hour(l.order_time) AS BIGINT) AS hour, l.unit_price, l.amount
-            FROM raw.orders l LEFT JOIN identity i USING (user_id)
-            WHERE CAST(l.order_time AS DATE) < {d} AND COALESCE(l.status, 'paid') NOT IN {REFUND_STATUSES}
+            SELECT user_id, category, brand, terminal, CAST(hour(order_time) AS BIGINT) AS hour
+            FROM order_lines WHERE status NOT IN {REFUND_STATUSES}
         ),
         prefs AS ({_most_frequent("lines", "category", "favourite_category")}),
         brands AS ({_most_frequent("lines", "brand", "favourite_brand")}),
         terminals AS ({_most_frequent("lines", "terminal", "preferred_terminal")}),
-        hours AS ({_most_frequent("lines", "hour", "order_hour", skip_null=False)}),
+        hours AS ({_most_frequent("lines", "hour", "order_hour")}),
         v AS (
             SELECT user_id, min(day) AS first_visit, max(day) AS last_visit, count(*) AS visit_days,
-                   {visit_windows}
+                   {visit_windows},
+                   CAST(COALESCE(sum(favs) FILTER (WHERE day >= {d} - INTERVAL 30 DAY), 0) AS BIGINT) AS favs_30d,
+                   CAST(COALESCE(sum(carts) FILTER (WHERE day >= {d} - INTERVAL 30 DAY), 0) AS BIGINT) AS carts_30d,
+                   CAST(sum(favs) AS BIGINT) AS favs, CAST(sum(carts) AS BIGINT) AS carts
             FROM visit_days GROUP BY user_id
         ),
-        ev AS (
-            SELECT COALESCE(i.customer_id, e.user_id) AS user_id,
-                   count(*) FILTER (WHERE e.behavior_type = 'fav' AND CAST(e.behavior_time AS DATE) >= {d} - INTERVAL 30 DAY) AS favs_30d,
-                   count(*) FILTER (WHERE e.behavior_type = 'cart' AND CAST(e.behavior_time AS DATE) >= {d} - INTERVAL 30 DAY) AS carts_30d,
-                   count(*) FILTER (WHERE e.behavior_type = 'fav') AS favs,
-                   count(*) FILTER (WHERE e.behavior_type = 'cart') AS carts
-            FROM raw.events e LEFT JOIN identity i USING (user_id)
-            WHERE CAST(e.behavior_time AS DATE) < {d}
-            GROUP BY 1
+        hour_counts AS (
+            SELECT user_id, CAST(hour(behavior_time) AS BIGINT) AS h, count(*) AS n FROM raw.events
+            WHERE behavior_time < {_before(as_of)} GROUP BY user_id, h
         ),
-        visit_hours AS ({_most_frequent(f"(SELECT COALESCE(i.customer_id, e.user_id) AS user_id, CAST(hour(e.behavior_time) AS BIGINT) AS h FROM raw.events e LEFT JOIN identity i USING (user_id) WHERE CAST(e.behavior_time AS DATE) < {d})", "h", "visit_hour", skip_null=False)}),
+        visit_hours AS ({_most_frequent(f"({_follow_merges('hour_counts', ['h'], ['n'])})", "h", "visit_hour", counted=True)}),
         s AS (
             SELECT COALESCE(i.customer_id, x.user_id) AS user_id,
                    count(*) FILTER (WHERE x.type = 'consult' AND CAST(x.interaction_time AS DATE) >= {d} - INTERVAL 90 DAY) AS consultations_90d,
@@ -180,7 +204,11 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
             GROUP BY 1
         ),
         contact AS ({_most_frequent(f"(SELECT COALESCE(i.customer_id, x.user_id) AS user_id, x.channel FROM raw.interactions x LEFT JOIN identity i USING (user_id) WHERE CAST(x.interaction_time AS DATE) < {d})", "channel", "preferred_contact")}),
-        c AS (SELECT * FROM raw.customers WHERE merged_into IS NULL)
+        c AS (SELECT * FROM raw.customers WHERE merged_into IS NULL),
+        people AS (
+            SELECT user_id FROM c UNION SELECT user_id FROM o UNION SELECT user_id FROM v
+            UNION SELECT COALESCE(i.customer_id, x.user_id) FROM raw.interactions x LEFT JOIN identity i USING (user_id)
+        )
         SELECT p.user_id,
                c.gender,
                COALESCE(c.age, {age}) AS age,
@@ -196,7 +224,8 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
                {", ".join(f"COALESCE(o.orders_{n}d, 0) AS orders_{n}d, COALESCE(o.monetary_{n}d, 0) AS monetary_{n}d" for n in WINDOWS)},
                o.monetary / NULLIF(o.frequency, 0) AS avg_order_value,
                o.monetary_{w.value_days}d / NULLIF(o.orders_{w.value_days}d, 0) AS avg_order_value_{w.value_days}d,
-               g.repurchase_cycle_days,
+               CAST(date_diff('day', CAST(o.first_order_at AS DATE), CAST(o.last_order_at AS DATE)) AS DOUBLE)
+                   / NULLIF(o.frequency - 1, 0) AS repurchase_cycle_days,
                COALESCE(o.refunds, 0) AS refunds,
                CAST(o.coupon_orders AS DOUBLE) / NULLIF(o.frequency, 0) AS coupon_share,
                pr.favourite_category, br.favourite_brand, t.preferred_terminal, h.order_hour,
@@ -204,8 +233,8 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
                COALESCE(v.visit_days_7d, 0) AS visits_7d, COALESCE(v.visit_days_30d, 0) AS visits_30d,
                COALESCE(v.visit_days_90d, 0) AS visits_90d, COALESCE(v.pv_30d, 0) AS pv_30d,
                date_diff('day', v.last_visit, {d}) AS days_since_visit,
-               COALESCE(ev.favs_30d, 0) AS favs_30d, COALESCE(ev.carts_30d, 0) AS carts_30d,
-               COALESCE(ev.favs, 0) AS favs, COALESCE(ev.carts, 0) AS carts,
+               COALESCE(v.favs_30d, 0) AS favs_30d, COALESCE(v.carts_30d, 0) AS carts_30d,
+               COALESCE(v.favs, 0) AS favs, COALESCE(v.carts, 0) AS carts,
                vh.visit_hour,
                COALESCE(s.consultations_90d, 0) AS consultations_90d,
                COALESCE(s.consultations_prev_90d, 0) AS consultations_prev_90d,
@@ -215,13 +244,11 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
         FROM people p
         LEFT JOIN c ON c.user_id = p.user_id
         LEFT JOIN o ON o.user_id = p.user_id
-        LEFT JOIN gaps g ON g.user_id = p.user_id
         LEFT JOIN prefs pr ON pr.user_id = p.user_id
         LEFT JOIN brands br ON br.user_id = p.user_id
         LEFT JOIN terminals t ON t.user_id = p.user_id
         LEFT JOIN hours h ON h.user_id = p.user_id
         LEFT JOIN v ON v.user_id = p.user_id
-        LEFT JOIN ev ON ev.user_id = p.user_id
         LEFT JOIN visit_hours vh ON vh.user_id = p.user_id
         LEFT JOIN s ON s.user_id = p.user_id
         LEFT JOIN contact ct ON ct.user_id = p.user_id
