@@ -28,7 +28,7 @@ from portrait.clean import pipeline
 from portrait.ingest import job, readers
 from portrait.privacy import Vault
 
-STATEMENTS: list[tuple[float, str, str]] = []  # (seconds, step, sql)
+STATEMENTS: list[tuple[float, float, str, str]] = []  # (seconds, CPU seconds of the process, step, sql)
 STEPS: dict[str, float] = {}
 _current = ["job"]
 
@@ -40,9 +40,11 @@ class TimedConnection:
         self._con = con
 
     def _timed(self, kind: str, sql: str, call: Callable[[], Any]) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = call()
-        STATEMENTS.append((time.perf_counter() - started, _current[0], f"{kind}{' '.join(sql.split())}"))
+        STATEMENTS.append(
+            (time.perf_counter() - started, time.process_time() - cpu, _current[0], f"{kind}{' '.join(sql.split())}")
+        )
         return result
 
     def execute(self, sql: str, params: Any = None) -> Any:
@@ -103,17 +105,17 @@ def main(argv: list[str] | None = None) -> int:
         total = time.perf_counter() - started
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    in_sql = sum(s for s, _, _ in STATEMENTS)
+    in_sql = sum(s for s, _, _, _ in STATEMENTS)
     print(
         f"import of {report.totals['rows_read']:,} rows: {total:.2f} s; {in_sql:.2f} s in {len(STATEMENTS)} statements"
     )
     print("\nsteps (inclusive; 'read: stage_file' contains stage_csv, which contains the fingerprint):")
     for name, seconds in sorted(STEPS.items(), key=lambda kv: -kv[1]):
         print(f"  {seconds:8.2f} s  {name}")
-    print(f"\nslowest {args.top} statements:")
-    for seconds, step, sql in sorted(STATEMENTS, key=lambda s: -s[0])[: args.top]:
+    print(f"\nslowest {args.top} statements (wall s, CPU s):")
+    for seconds, cpu, step, sql in sorted(STATEMENTS, key=lambda s: -s[0])[: args.top]:
         text = re.sub(r"\s+", " ", sql)
-        print(f"  {seconds:8.2f} s  [{step}] {text[:160]}{'…' if len(text) > 160 else ''}")
+        print(f"  {seconds:8.2f} {cpu:8.2f}  [{step}] {text[:160]}{'…' if len(text) > 160 else ''}")
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                     "rows": report.totals["rows_read"],
                     "seconds": total,
                     "steps": STEPS,
-                    "statements": [{"seconds": s, "step": st, "sql": q} for s, st, q in STATEMENTS],
+                    "statements": [{"seconds": s, "cpu": c, "step": st, "sql": q} for s, c, st, q in STATEMENTS],
                 },
                 ensure_ascii=False,
                 indent=1,

@@ -76,7 +76,7 @@ def quartiles_by_counts(con: duckdb.DuckDBPyConnection, source: str, field: str)
     ).fetchall()
     if not rows or rows[0][2] is None:
         return None
-    kind = con.execute(f"SELECT typeof({col}) FROM {source} WHERE {col} IS NOT NULL LIMIT 1").fetchall()[0][0]
+    kind = str(con.execute(f"DESCRIBE SELECT {col} FROM {source}").fetchall()[0][1])  # the type, without a scan
     if kind.startswith("DECIMAL"):
         # quantile_cont interpolates a decimal on its scaled integers and truncates toward zero
         unit = 10 ** int(kind.rstrip(")").split(",")[1])
@@ -296,12 +296,20 @@ class BatchCleaner:
                 self.stats.quarantined += conflicts
                 code = t.natural_key[0] + ":duplicate_key"
                 self.stats.quarantined_by_reason[code] = self.stats.quarantined_by_reason.get(code, 0) + conflicts
+            # the valid rows left out (exact duplicates, key conflicts) are few: the view drops them with an
+            # anti join on that small table, which every later pass over the view probes cheaply
+            run(
+                con,
+                f"CREATE OR REPLACE TABLE {self._t('drop')} AS SELECT _seq FROM {p} "
+                f"ANTI JOIN (SELECT _seq FROM {self._t('keep')} WHERE _key_rank = 1) kept USING (_seq) "
+                "WHERE len(_reasons) = 0",
+            )
             # a view: the deduplicated rows are read once more, when they are loaded
             run(
                 con,
                 f"CREATE OR REPLACE VIEW {self._t('k')} AS SELECT {cols}, _source, _fp, _seq, _row, _key, _content, "
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} "
-                f"SEMI JOIN (SELECT _seq FROM {self._t('keep')} WHERE _key_rank = 1) USING (_seq)",
+                f"ANTI JOIN {self._t('drop')} USING (_seq) WHERE len(_reasons) = 0",
             )
         self._rebuild_view()
 

@@ -25,7 +25,7 @@ from portrait.clean.pipeline import BatchCleaner, TableStats
 from portrait.engine import run, scalar
 from portrait.errors import InputError, PortraitError, WorkspaceError
 from portrait.ingest.mapping import ColumnMap, map_columns, read_mapping_file
-from portrait.ingest.readers import Source, csv_error, stage_file, stage_sql
+from portrait.ingest.readers import Source, csv_error, row_number_sql, stage_file, stage_sql
 from portrait.schema import CUSTOMERS, Table, get_table
 from portrait.warehouse import create_tables, table_columns
 from portrait.workspace import Workspace
@@ -98,9 +98,11 @@ def _raw_table(
             f"c{fields[f.name]} AS {q(f.name)}" if f.name in fields else f"CAST(NULL AS VARCHAR) AS {q(f.name)}"
             for f in table.fields
         ]
+        row = row_number_sql(con, stage)
         selects.append(
             f"SELECT {sql_str(source.name)} AS _source, {sql_str(source.fingerprint)} AS _fp, "
-            f"CAST({file_index} AS BIGINT) * 1000000000000 + _row AS _seq, _row, {', '.join(cols)} FROM {stage}"
+            f"CAST({file_index} AS BIGINT) * 1000000000000 + {row} AS _seq, {row} AS _row, {', '.join(cols)} "
+            f"FROM {stage}"
         )
     run(con, f"CREATE OR REPLACE VIEW {name} AS " + " UNION ALL ".join(selects))
 

