@@ -100,8 +100,11 @@ class BatchCleaner:
         config: PortraitConfig,
         vault: Vault,
         present: set[str] | None = None,
+        files: dict[int, tuple[str, str]] | None = None,
     ):
         self.con = con
+        # the rows of ``raw`` carry ``_file``, an index into ``files`` (file name, fingerprint)
+        self.files = files if files is not None else {}
         self.present = present if present is not None else set(table.field_names)
         self.table = table
         self.raw = raw
@@ -173,13 +176,13 @@ class BatchCleaner:
             + ", ".join(f"COALESCE(CAST({q(k)} AS VARCHAR), '\x00')" for k in t.natural_key)
             + "))"
         )
-        layer = f"SELECT _source, _fp, _seq, _row, {nulls} FROM {self.raw}"
+        layer = f"SELECT _file, _seq, _row, {nulls} FROM {self.raw}"
         if pres:
             layer = f"SELECT *, {', '.join(checks)} FROM (SELECT *, {', '.join(pres)} FROM ({layer}))"
         blank = " AND ".join(f"{q('r_' + n)} IS NULL" for n in names)
         raw_cols = ", ".join(q("r_" + n) for n in names)
         parsed = (
-            f"SELECT _source, _fp, _seq, _row, {raw_cols}, {', '.join(values)}"
+            f"SELECT _file, _seq, _row, {raw_cols}, {', '.join(values)}"
             f"{', ' if fixes else ''}{', '.join(fixes)}, "
             f"CASE WHEN {blank} THEN ['_blank'] ELSE {reasons_expr(pairs)} END AS _reasons FROM ({layer})"
         )
@@ -206,7 +209,12 @@ class BatchCleaner:
                 f"count(*) FILTER (WHERE {bad}) AS {q('b_' + f.name)}, "
                 f"arg_min(json_extract_string(_raw, {sql_str('$.' + f.name)}), _seq) FILTER (WHERE {bad}) AS {q('e_' + f.name)}"
             )
-        rows = self.con.execute(f"SELECT _source, {', '.join(parts)} FROM {self._t('p')} GROUP BY _source").fetchall()
+        rows = [
+            (self.files.get(row[0], (str(row[0]), ""))[0], *row[1:])
+            for row in self.con.execute(
+                f"SELECT _file, {', '.join(parts)} FROM {self._t('p')} GROUP BY _file"
+            ).fetchall()
+        ]
         self.stats.rows_read = sum(int(row[1]) for row in rows)
         self.source_rows = {row[0]: int(row[1]) for row in rows}
         for row in rows:
@@ -233,7 +241,7 @@ class BatchCleaner:
         con = self.con
         run(
             con,
-            f"CREATE OR REPLACE TABLE {self._t('q')} AS SELECT _source, _fp, _row, _reasons, _raw AS raw "
+            f"CREATE OR REPLACE TABLE {self._t('q')} AS SELECT _file, _row, _reasons, _raw AS raw "
             f"FROM {self._t('p')} WHERE _raw IS NOT NULL",
         )
         for reason, n in con.execute(
@@ -278,8 +286,8 @@ class BatchCleaner:
             )
             run(
                 con,
-                f"CREATE OR REPLACE TABLE {self._t('k')} AS SELECT user_id, {aggs}, any_value(_source) AS _source, "
-                f"any_value(_fp) AS _fp, max(_seq) AS _seq, arg_max(_row, _seq) AS _row, any_value(_key) AS _key, "
+                f"CREATE OR REPLACE TABLE {self._t('k')} AS SELECT user_id, {aggs}, any_value(_file) AS _file, "
+                f"max(_seq) AS _seq, arg_max(_row, _seq) AS _row, any_value(_key) AS _key, "
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} SEMI JOIN {self._t('keep')} USING (_seq) GROUP BY user_id",
             )
             self.stats.merged_same_id = distinct - _count(con, f"SELECT count(*) FROM {self._t('k')}")
@@ -287,7 +295,7 @@ class BatchCleaner:
         else:
             run(
                 con,
-                f"INSERT INTO {self._t('q')} SELECT _source, _fp, _row, [{sql_str(t.natural_key[0] + ':duplicate_key')}], "
+                f"INSERT INTO {self._t('q')} SELECT _file, _row, [{sql_str(t.natural_key[0] + ':duplicate_key')}], "
                 f"CAST(json_object({', '.join(f'{sql_str(n)}, {q(n)}' for n in names)}) AS VARCHAR) "
                 f"FROM {p} JOIN {self._t('keep')} USING (_seq) WHERE _key_rank > 1",
             )
@@ -307,7 +315,7 @@ class BatchCleaner:
             # a view: the deduplicated rows are read once more, when they are loaded
             run(
                 con,
-                f"CREATE OR REPLACE VIEW {self._t('k')} AS SELECT {cols}, _source, _fp, _seq, _row, _key, _content, "
+                f"CREATE OR REPLACE VIEW {self._t('k')} AS SELECT {cols}, _file, _seq, _row, _key, _content, "
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} "
                 f"ANTI JOIN {self._t('drop')} USING (_seq) WHERE len(_reasons) = 0",
             )
@@ -523,13 +531,23 @@ class BatchCleaner:
                 select.append(f"{self.outlier_exprs[name]} AS {q(name)}")
             elif name == "_content_hash" and t.name != "customers":
                 select.append("_content AS _content_hash")
+            elif name == "_source":
+                select.append(f"{self._file_sql(0)} AS _source")
             elif name in have:
                 select.append(q(name))
             else:
                 select.append(f"CAST(NULL AS {sql_type}) AS {q(name)}")
         ready = self._t("ready")
-        run(con, f"CREATE OR REPLACE VIEW {ready} AS SELECT {', '.join(select)}, _fp FROM {k} {' '.join(joins)}")
+        run(
+            con,
+            f"CREATE OR REPLACE VIEW {ready} AS SELECT {', '.join(select)}, {self._file_sql(1)} AS _fp FROM {k} {' '.join(joins)}",
+        )
         return ready
+
+    def _file_sql(self, part: int) -> str:
+        """SQL for the name (``part`` 0) or fingerprint (1) of a row's file, from its ``_file`` index."""
+        whens = " ".join(f"WHEN {i} THEN {sql_str(v[part])}" for i, v in sorted(self.files.items()))
+        return f"CASE _file {whens} END" if whens else "CAST(NULL AS VARCHAR)"
 
     def _encrypt_personal(self, k: str) -> None:
         """Replace clear personal values in table ``k`` by tokens; add keyed hashes and a keyed content hash."""
