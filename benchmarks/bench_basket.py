@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shlex
 import statistics
@@ -42,11 +41,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+import common
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
@@ -238,25 +238,14 @@ def compare(path: Path, min_support: float, args: argparse.Namespace) -> dict[st
 
 
 def machine() -> str:
-    import pandas as pd
-
-    cpu, memory = platform.machine(), "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 2**20:.0f} GiB"
-    except (OSError, ValueError):
-        pass
+    """The machine line of this benchmark: ``common.machine()`` with NumPy and mlxtend in place of DuckDB."""
     from importlib.metadata import version
 
+    m = common.machine()
     return (
-        f"{cpu}, {os.cpu_count()} cores, {memory} RAM, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, NumPy {np.__version__}, pandas {pd.__version__}, "
-        f"mlxtend {version('mlxtend')}; {date.today().isoformat()}"
+        f"{m['cpu']}, {m['cores']} cores, {m['memory']} RAM, {m['os']}; "
+        f"Python {m['python']}, NumPy {np.__version__}, pandas {m['pandas']}, "
+        f"mlxtend {version('mlxtend')}; {m['date']}"
     )
 
 
@@ -346,16 +335,7 @@ def _ties(check: dict[str, Any]) -> str:
 
 
 def write_docs(text: str) -> None:
-    doc = DOCS.read_text(encoding="utf-8")
-    lines = doc.splitlines()
-    start = next((k for k, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = doc.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        after = "\n".join(lines[end:])
-        new = "\n".join(lines[:start]).rstrip("\n") + "\n\n" + text.rstrip("\n") + ("\n\n" + after if after else "")
-    DOCS.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+    common.replace_section(DOCS, SECTION, text)
     print(f"wrote the '{SECTION[3:]}' section of {DOCS.relative_to(ROOT)}", file=sys.stderr)
 
 

@@ -33,7 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import bench_refresh  # noqa: E402 - the refresh benchmark's workspace builder and child-process runner
+import bench_refresh  # noqa: E402 - the refresh benchmark's workspace builder and quiet-machine wait
+from common import log, replace_section, run_child, warm  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 RESULTS = bench_refresh.DATA / "churn-results.json"
@@ -78,16 +79,16 @@ def main() -> None:
 
     meta = bench_refresh.ensure_workspace(args.customers)
     ws_dir = bench_refresh.folder(args.customers) / "ws"
-    bench_refresh.warm(ws_dir / "warehouse.duckdb")
+    warm(ws_dir / "warehouse.duckdb")
     runs: dict[str, list[dict[str, Any]]] = {"churn": [], "baseline": []}
     busy: list[float] = []
     for i in range(args.runs):
         for variant in ("churn", "baseline") if i % 2 == 0 else ("baseline", "churn"):
             busy.append(bench_refresh.wait_quiet(bench_refresh.QUIET, 60.0))
-            got = bench_refresh.run_child([sys.executable, __file__, "--_child", str(ws_dir), variant], cap=None)
+            got = run_child([sys.executable, __file__, "--_child", str(ws_dir), variant], cap=None)
             data = json.loads(got["stdout"].strip().splitlines()[-1])
             runs[variant].append({"seconds": data["seconds"], "peak_rss": got["peak_rss"], **data})
-            bench_refresh.log(
+            log(
                 f"run {i + 1} {variant}: refresh {data['seconds']:.1f} s, models stage {data['stages']['models']:.1f} s, "
                 f"peak RSS {got['peak_rss'] / GiB:.2f} GiB"
             )
@@ -164,14 +165,7 @@ def render(s: dict[str, Any]) -> str:
 
 
 def write_docs(text: str) -> None:
-    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n"
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        nxt = rest.find("\n## ")
-        current = head.rstrip("\n") + "\n\n" + text + (rest[nxt:] if nxt >= 0 else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    DOCS.write_text(current.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section(DOCS, SECTION, text, lambda: "# Benchmarks\n")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from common import splice_section
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data" / "clv"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -237,14 +239,7 @@ def docs_section(rows: list[dict[str, Any]], command: str) -> str:
 
 def write_docs(section: str) -> None:
     """Replace (or append) this benchmark's section at the end of docs/benchmarks.md."""
-    text = DOCS.read_text(encoding="utf-8")
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
-        nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    splice_section(DOCS, SECTION, section)
 
 
 def main() -> None:

@@ -28,18 +28,18 @@ import argparse
 import json
 import math
 import os
-import platform
 import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
+
+from common import gib, machine, machine_line, para, parse_list, portrait_cli, replace_section, warm
+from common import run_child as run_timed
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
@@ -102,34 +102,11 @@ def file_meta(path: Path) -> dict[str, Any]:
     return json.loads((path.parent / "meta.json").read_text())
 
 
-def warm(path: Path) -> None:
-    """Read the file once so that every timed run starts with it in the page cache."""
-    with path.open("rb") as fh:
-        while fh.read(1 << 24):
-            pass
-
-
 # -- runs ------------------------------------------------------------------------------------------
-def portrait_cli() -> list[str]:
-    script = Path(sys.executable).parent / "portrait"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "portrait.cli"]
-
-
 def run_child(cmd: list[str]) -> dict[str, Any]:
-    """Run ``cmd``; return wall seconds, peak RSS (bytes) and stdout. Raises when it fails."""
+    """Run ``cmd`` (no RSS watchdog); return wall seconds, peak RSS (bytes), stdout and the load average before."""
     load = os.getloadavg()[0]  # other work on the machine, just before the run
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    return {"seconds": seconds, "peak_rss": usage.ru_maxrss * 1024, "stdout": stdout, "load_before": load}
+    return {**run_timed(cmd, watch=False), "load_before": load}
 
 
 def run_portrait(csv: Path, work: Path) -> dict[str, Any]:
@@ -298,45 +275,6 @@ def source_version() -> dict[str, Any]:
 
 
 # -- report ----------------------------------------------------------------------------------------
-def gib(n: float) -> str:
-    return f"{n / 2**30:.2f} GiB"
-
-
-def machine() -> dict[str, str]:
-    import duckdb
-    import pandas as pd
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        kib = next(
-            int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")
-        )
-        memory = f"{kib / 2**20:.0f} GiB"
-    except (OSError, StopIteration, ValueError):
-        memory = "?"
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory": memory,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pandas": pd.__version__,
-        "date": date.today().isoformat(),
-    }
-
-
-def machine_line(m: dict[str, str]) -> str:
-    return (
-        f"{m['cpu']}, {m['cores']} cores, {m['memory']} RAM, {m['os']}; Python {m['python']}, "
-        f"DuckDB {m['duckdb']}, pandas {m['pandas']}; {m['date']}"
-    )
-
-
 def table_lines(results: list[dict[str, Any]]) -> list[str]:
     lines = [
         "| rows | CSV | runs | portrait s | portrait rows/s | portrait peak RSS | pandas s | pandas rows/s "
@@ -377,10 +315,6 @@ def print_table(results: list[dict[str, Any]], big: dict[str, Any] | None) -> No
             f"{b['rows_per_s']:,.0f} rows/s, peak RSS {gib(b['peak_rss'])}"
         )
     print(verdict(results)[0].replace("**", ""))
-
-
-def para(text: str) -> str:
-    return textwrap.fill(text, width=100, break_long_words=False, break_on_hyphens=False)
 
 
 def profile_lines(profile: dict[str, Any]) -> list[str]:
@@ -511,32 +445,21 @@ def docs_section(record: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def new_docs() -> str:
+    """The start of docs/benchmarks.md when it does not exist yet."""
+    intro = (
+        "Measured speed and memory of Portrait, each section with the command that produced it "
+        "(how to run them: `benchmarks/README.md`)."
+    )
+    return f"# Benchmarks\n\n{para(intro)}\n\n{para(f'Machine: {machine_line(machine())}.')}\n"
+
+
 def write_docs(section: str) -> None:
-    if DOCS.exists():
-        text = DOCS.read_text(encoding="utf-8")
-    else:
-        intro = (
-            "Measured speed and memory of Portrait, each section with the command that produced it "
-            "(how to run them: `benchmarks/README.md`)."
-        )
-        text = f"# Benchmarks\n\n{para(intro)}\n\n{para(f'Machine: {machine_line(machine())}.')}\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Import"), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        after = "\n".join(lines[end:])
-        new = "\n".join(lines[:start]).rstrip("\n") + "\n\n" + section + ("\n" + after if after else "")
-    DOCS.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section(DOCS, "## Import", section, new_docs)
     print(f"wrote the Import section of {DOCS.relative_to(ROOT)}")
 
 
 # -- main ------------------------------------------------------------------------------------------
-def parse_list(text: str) -> list[int]:
-    return [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="order rows per file, comma-separated")

@@ -37,6 +37,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from common import log, replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -46,10 +48,6 @@ SEED = 7
 ORDERS_PER_CUSTOMER = 10.0
 EVENTS_PER_CUSTOMER = 100.0
 GAP_MINUTES = 30
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def build(customers: int) -> dict[str, Any]:
@@ -259,22 +257,7 @@ def docs_section(f: dict[str, Any], command: str) -> str:
 
 
 def write_docs(section: str) -> None:
-    text = DOCS.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        after = "\n".join(lines[end:])
-        new = (
-            "\n".join(lines[:start]).rstrip("\n")
-            + "\n\n"
-            + section.rstrip("\n")
-            + ("\n\n" + after if after else "")
-            + "\n"
-        )
-    DOCS.write_text(new, encoding="utf-8")
+    replace_section(DOCS, SECTION, section)
     log(f"wrote the {SECTION[3:]} section of {DOCS.relative_to(ROOT)}")
 
 

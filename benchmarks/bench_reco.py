@@ -36,7 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_refresh as br  # noqa: E402 - the data builder and child runner of the refresh benchmark
+import bench_refresh as br  # noqa: E402 - the data builder of the refresh benchmark
+from common import gib, log, machine, machine_line, para, portrait_cli, run_child, splice_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = br.DATA / "reco-results.json"
@@ -147,7 +148,7 @@ def lookup_child(ws_path: Path) -> None:
 
 
 def child(args: list[str]) -> dict[str, Any]:
-    r = br.run_child([sys.executable, __file__, *args], cap=None)
+    r = run_child([sys.executable, __file__, *args], cap=None)
     return {**json.loads(r["stdout"]), "_seconds": r["seconds"], "_peak_rss": r["peak_rss"]}
 
 
@@ -160,24 +161,24 @@ def run(customers: int, runs: int, force_refresh: bool) -> dict[str, Any]:
     ws = br.folder(customers) / "ws"
     refresh_doc = None
     if force_refresh or not snapshot_ready(ws):
-        br.log(f"refreshing the {customers:,}-customer workspace as of {AS_OF} …")
-        r = br.run_child(
-            [*br.portrait_cli(), "refresh", "--as-of", AS_OF.isoformat(), "--workspace", str(ws), "--json"], cap=None
+        log(f"refreshing the {customers:,}-customer workspace as of {AS_OF} …")
+        r = run_child(
+            [*portrait_cli(), "refresh", "--as-of", AS_OF.isoformat(), "--workspace", str(ws), "--json"], cap=None
         )
         refresh_doc = {**json.loads(r["stdout"]), "peak_rss": r["peak_rss"], "wall": r["seconds"]}
-        br.log(f"  refresh {r['seconds']:.0f} s; stages {refresh_doc['stages']}")
+        log(f"  refresh {r['seconds']:.0f} s; stages {refresh_doc['stages']}")
     builds, evals, lookups = [], [], []
     for i in range(runs):
-        br.log(f"run {i + 1}/{runs}: build")
+        log(f"run {i + 1}/{runs}: build")
         builds.append(child(["--_build", str(ws)]))
-        br.log(f"  cluster {builds[-1]['cluster']:.1f} s, recommend {builds[-1]['recommend']:.1f} s")
-        br.log(f"run {i + 1}/{runs}: evaluate")
+        log(f"  cluster {builds[-1]['cluster']:.1f} s, recommend {builds[-1]['recommend']:.1f} s")
+        log(f"run {i + 1}/{runs}: evaluate")
         evals.append(child(["--_evaluate", str(ws)]))
         m = evals[-1]["models"]
-        br.log(
+        log(
             f"  {evals[-1]['wall']:.1f} s; hit-rate CF {m['item_cf']['hit_rate']:.3f} vs pop {m['popularity']['hit_rate']:.3f}"
         )
-        br.log(f"run {i + 1}/{runs}: look-ups")
+        log(f"run {i + 1}/{runs}: look-ups")
         lookups.append(child(["--_lookup", str(ws)]))
     return {
         "customers": customers,
@@ -187,7 +188,7 @@ def run(customers: int, runs: int, force_refresh: bool) -> dict[str, Any]:
         "builds": builds,
         "evaluations": evals,
         "lookups": lookups,
-        "machine": br.machine(),
+        "machine": machine(),
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
         ).stdout.strip(),
@@ -216,8 +217,8 @@ def docs_section(res: dict[str, Any]) -> str:
         + " --write-docs",
         "```",
         "",
-        br.para(
-            f"Machine: {br.machine_line(res['machine'])}; portrait at commit `{res['commit']}`. Data: "
+        para(
+            f"Machine: {machine_line(res['machine'])}; portrait at commit `{res['commit']}`. Data: "
             f"{res['customers']:,} customers, {rows.get('orders', 0):,} order lines, {rows.get('events', 0):,} "
             f"behaviour events, {ev['model']['items']} products; as of {AS_OF}. Medians of {res['runs']} runs, each "
             "in its own process. The machine was shared with other jobs while this ran (load average "
@@ -229,11 +230,11 @@ def docs_section(res: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
         f"| clusters: features, k = {b[0]['cluster_k']} chosen from 3–8, fit, names (`cluster.build`) | "
         f"{median([x['cluster'] for x in b]):.2f} | {median([x['cluster_cpu'] for x in b]):.2f} | "
-        f"{br.gib(max(x['_peak_rss'] for x in b))} (both builds) |",
+        f"{gib(max(x['_peak_rss'] for x in b))} (both builds) |",
         f"| recommendations: customer-product strengths, catalogue, item neighbours (`recommend.build`) | "
         f"{median([x['recommend'] for x in b]):.2f} | {median([x['recommend_cpu'] for x in b]):.2f} | |",
         f"| evaluation (`evaluate_recommendations`, n = 10) | {median([x['wall'] for x in e]):.2f} | "
-        f"{median([x['cpu'] for x in e]):.2f} | {br.gib(max(x['_peak_rss'] for x in e))} |",
+        f"{median([x['cpu'] for x in e]):.2f} | {gib(max(x['_peak_rss'] for x in e))} |",
         f"| — of which: model rebuilt on the history before the split | {median([x['seconds']['build'] for x in e]):.2f} | | |",
         f"| — of which: item-CF top 10 for every test customer | {t_cf:.2f} | | |",
         f"| — of which: popularity top 10 for every test customer (baseline) | {t_pop:.2f} | | |",
@@ -241,7 +242,7 @@ def docs_section(res: dict[str, Any]) -> str:
         f"{median([x['recommend_ms'] for x in lk]) / 1000:.3f} | | |",
         f"| cluster report (`cluster_report`) | {median([x['cluster_report_ms'] for x in lk]) / 1000:.3f} | | |",
         "",
-        br.para(
+        para(
             f"Evaluation (split {ev['split_date']}, purchases up to {ev['as_of']}): {ev['customers_evaluated']:,} "
             f"customers bought a product new to them ({ev['with_history']:,} with history before the split, "
             f"{ev['without_history']:,} without)."
@@ -258,7 +259,7 @@ def docs_section(res: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        br.para(
+        para(
             f"Item CF finds {hit_cf / hit_pop:.2f}× the popularity baseline's hits at 10 and recommends "
             f"{cf[0]['recommended_products']} of {ev['model']['items']} products (popularity: "
             f"{pop[0]['recommended_products']}); its ranking costs {t_cf / t_pop:.1f}× the baseline's time. The "
@@ -278,23 +279,16 @@ def docs_section(res: dict[str, Any]) -> str:
         r = res["refresh"]
         lines += [
             "",
-            br.para(
+            para(
                 f"By-product: the refresh that made the snapshot took {r['wall']:.0f} s, of which the `models` stage "
-                f"(both models) {r['stages'].get('models', 0):.0f} s; peak RSS {br.gib(r['peak_rss'])}."
+                f"(both models) {r['stages'].get('models', 0):.0f} s; peak RSS {gib(r['peak_rss'])}."
             ),
         ]
     return "\n".join(lines) + "\n"
 
 
 def write_docs(section: str) -> None:
-    text = br.DOCS.read_text(encoding="utf-8")
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    br.DOCS.write_text(text, encoding="utf-8")
+    splice_section(br.DOCS, SECTION, section)
 
 
 def main(argv: list[str] | None = None) -> int:

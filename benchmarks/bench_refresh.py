@@ -35,21 +35,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import textwrap
-import threading
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from common import (
+    GiB,
+    gib,
+    log,
+    machine,
+    machine_line,
+    para,
+    parse_list,
+    portrait_cli,
+    replace_section,
+    run_child,
+    warm,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
@@ -78,11 +87,6 @@ QUIET_WAIT = 600.0
 # the import runs with more engine memory than a new workspace's 3GB: at 100 M events the import's outlier
 # quartiles (clean/pipeline.py, flag_outliers) run out of memory at 3GB. The refreshes use the default.
 IMPORT_MEMORY_LIMIT = "12GB"
-GiB = 2**30
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -200,60 +204,7 @@ def wait_quiet(threshold: float, max_wait: float) -> float:
     return share
 
 
-def warm(path: Path) -> None:
-    """Read a file once so that every timed run finds it in the page cache."""
-    with path.open("rb") as fh:
-        while fh.read(1 << 24):
-            pass
-
-
 # -- child processes -------------------------------------------------------------------------------
-def run_child(cmd: list[str], cap: float | None, echo: bool = False) -> dict[str, Any]:
-    """Run ``cmd``: wall seconds, peak RSS (``ru_maxrss``), stdout; killed past ``cap`` bytes of RSS."""
-    import psutil
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=None if echo else out, stderr=err)
-        state = {"killed": False, "sampled": 0}
-        done = threading.Event()
-
-        def watch() -> None:
-            try:
-                p = psutil.Process(proc.pid)
-                while not done.wait(0.25):
-                    rss = p.memory_info().rss
-                    state["sampled"] = max(state["sampled"], rss)
-                    if cap is not None and rss > cap:
-                        state["killed"] = True
-                        p.kill()
-                        return
-            except psutil.Error:
-                return
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-        done.set()
-        watcher.join()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    peak = usage.ru_maxrss * 1024
-    if state["killed"]:
-        return {"failed": f"killed at {state['sampled'] / GiB:.1f} GiB RSS (cap)", "seconds": seconds, "peak_rss": peak}
-    if proc.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} failed ({proc.returncode}):\n{stderr[-3000:]}")
-    return {"seconds": seconds, "peak_rss": peak, "stdout": stdout}
-
-
-def portrait_cli() -> list[str]:
-    script = Path(sys.executable).parent / "portrait"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "portrait.cli"]
-
-
 def run_portrait(ws: Path, cap: float | None) -> dict[str, Any]:
     cmd = [*portrait_cli(), "refresh", "--as-of", AS_OF.isoformat(), "--workspace", str(ws), "--json"]
     r = run_child(cmd, cap)
@@ -770,49 +721,6 @@ def bench_segments(ws_path: Path, repeats: int = SEGMENT_REPEATS) -> list[dict[s
 
 
 # -- report ----------------------------------------------------------------------------------------
-def machine() -> dict[str, str]:
-    import duckdb
-    import pandas as pd
-
-    cpu = platform.processor() or platform.machine()
-    memory = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 2**20:.0f} GiB"
-    except (OSError, ValueError):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory": memory,
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pandas": pd.__version__,
-        "date": date.today().isoformat(),
-    }
-
-
-def machine_line(m: dict[str, str]) -> str:
-    return (
-        f"{m['cpu']}, {m['cores']} cores, {m['memory']} RAM, {m['os']}; Python {m['python']}, "
-        f"DuckDB {m['duckdb']}, pandas {m['pandas']}; {m['date']}"
-    )
-
-
-def para(text: str) -> str:
-    return textwrap.fill(text, width=100, break_long_words=False, break_on_hyphens=False)
-
-
-def gib(n: float) -> str:
-    return f"{n / GiB:.2f} GiB"
-
-
 def secs(s: dict[str, Any]) -> str:
     return f"{s['seconds']:.2f}" if s["runs"] else "—"
 
@@ -1074,31 +982,20 @@ def docs_section(
     return "\n".join(out)
 
 
+def new_docs() -> str:
+    """The start of docs/benchmarks.md when it does not exist yet."""
+    return (
+        "# Benchmarks\n\nMeasured speed and memory of Portrait, each section with the command that produced it "
+        f"(how to run them: `benchmarks/README.md`).\n\nMachine: {machine_line(machine())}.\n"
+    )
+
+
 def write_docs(section: str) -> None:
-    if DOCS.exists():
-        text = DOCS.read_text(encoding="utf-8")
-    else:
-        text = (
-            "# Benchmarks\n\nMeasured speed and memory of Portrait, each section with the command that produced it "
-            f"(how to run them: `benchmarks/README.md`).\n\nMachine: {machine_line(machine())}.\n"
-        )
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Refresh"), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        after = "\n".join(lines[end:])
-        new = "\n".join(lines[:start]).rstrip("\n") + "\n\n" + section.rstrip("\n") + ("\n\n" + after if after else "")
-    DOCS.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section(DOCS, "## Refresh", section, new_docs)
     log(f"wrote the Refresh section of {DOCS.relative_to(ROOT)}")
 
 
 # -- main ------------------------------------------------------------------------------------------
-def parse_list(text: str) -> list[int]:
-    return [int(x.replace("_", "")) for x in text.split(",") if x.strip()]
-
-
 def main(argv: list[str] | None = None) -> int:
     global QUIET, QUIET_WAIT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -35,33 +35,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from common import GROUPS, WINDOWS, settings
+
 REFUND_STATUSES = ("refunded", "returned")
-WINDOWS = (7, 30, 90, 180, 365)
 VISIT_WINDOWS = (7, 30, 90)
-GROUPS = {
-    (True, True, True): "重要价值客户",
-    (True, False, True): "重要发展客户",
-    (False, True, True): "重要保持客户",
-    (False, False, True): "重要挽留客户",
-    (True, True, False): "一般价值客户",
-    (True, False, False): "一般发展客户",
-    (False, True, False): "一般保持客户",
-    (False, False, False): "一般挽留客户",
-}
-
-
-def settings(workspace: Path) -> dict:
-    """The settings of portrait.toml that change the features (the defaults when a key is missing)."""
-    from portrait.config import load_config
-
-    cfg = load_config(workspace / "portrait.toml")
-    return {
-        "age_edges": list(cfg.bands.age_edges),
-        "age_labels": list(cfg.bands.age_labels),
-        "value_days": cfg.windows.value_days,
-        "compare": cfg.rfm.compare,
-        "threads": cfg.engine.threads,
-    }
 
 
 # -- reading ---------------------------------------------------------------------------------------

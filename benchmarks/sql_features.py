@@ -36,31 +36,7 @@ from pathlib import Path
 
 import duckdb
 
-WINDOWS = (7, 30, 90, 180, 365)
-GROUPS = {
-    (True, True, True): "重要价值客户",
-    (True, False, True): "重要发展客户",
-    (False, True, True): "重要保持客户",
-    (False, False, True): "重要挽留客户",
-    (True, True, False): "一般价值客户",
-    (True, False, False): "一般发展客户",
-    (False, True, False): "一般保持客户",
-    (False, False, False): "一般挽留客户",
-}
-
-
-def settings(workspace: Path) -> dict:
-    from portrait.config import load_config
-
-    cfg = load_config(workspace / "portrait.toml")
-    return {
-        "age_edges": list(cfg.bands.age_edges),
-        "age_labels": list(cfg.bands.age_labels),
-        "value_days": cfg.windows.value_days,
-        "compare": cfg.rfm.compare,
-        "memory_limit": cfg.engine.memory_limit,
-        "threads": cfg.engine.threads,
-    }
+from common import GROUPS, WINDOWS, settings
 
 
 def script(as_of: date, cfg: dict) -> list[str]:

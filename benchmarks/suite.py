@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_import  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 import bench_refresh  # noqa: E402
+from common import log, machine, machine_line, portrait_cli, replace_section, run_child  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "data"
@@ -76,14 +76,10 @@ def jobs(as_of: date) -> list[tuple[str, list[str]]]:
     ]
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def exists(args: list[str]) -> bool:
     """Whether this ``portrait`` sub-command exists in the installed code."""
     words = [a for a in args if not a.startswith("-")][:2]
-    probe = subprocess.run([*bench_refresh.portrait_cli(), *words[:2], "--help"], capture_output=True, text=True)
+    probe = subprocess.run([*portrait_cli(), *words[:2], "--help"], capture_output=True, text=True)
     return probe.returncode == 0 and "No such command" not in probe.stderr
 
 
@@ -91,11 +87,11 @@ def time_job(ws: Path, args: list[str], runs: int, cap: float | None) -> dict[st
     """Median wall time and highest peak RSS of ``portrait ARGS --workspace WS --json``."""
     if not exists(args):
         return {"skipped": "not in this version"}
-    cmd = [*bench_refresh.portrait_cli(), *args, "--workspace", str(ws), "--json"]
+    cmd = [*portrait_cli(), *args, "--workspace", str(ws), "--json"]
     out = []
     for _ in range(runs):
         try:
-            r = bench_refresh.run_child(cmd, cap)
+            r = run_child(cmd, cap)
         except RuntimeError as exc:
             return {"failed": str(exc).splitlines()[-1][:200]}
         if "failed" in r:
@@ -271,26 +267,13 @@ def section(command: str, ts: list[dict[str, Any]], machine: str) -> str:
         "![time against size, log-log](benchmarks-suite.svg)",
         "",
         "The models (churn, CLV, clusters, the recommendation neighbours) are fitted in the refresh's `models`",
-        "stage, so their cost is inside \"refresh: all stages\"; `portrait model churn/clv/cluster` read the fitted",
+        'stage, so their cost is inside "refresh: all stages"; `portrait model churn/clv/cluster` read the fitted',
         "report. The build steps (demo data, import of all tables) are those recorded when the tier's workspace was",
         "built, possibly in an earlier run and on a busier machine; the other rows come from this run.",
     ]
     if not_run:
         lines += ["", "Steps that did not run everywhere:", "", *not_run]
     return "\n".join(lines) + "\n"
-
-
-def write_docs(text: str) -> None:
-    doc = DOCS.read_text(encoding="utf-8")
-    lines = doc.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = doc.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((j for j in range(start + 1, len(lines)) if lines[j].startswith("## ")), len(lines))
-        after = "\n".join(lines[end:])
-        new = "\n".join(lines[:start]).rstrip("\n") + "\n\n" + text + ("\n" + after if after else "")
-    DOCS.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         DATA.mkdir(parents=True, exist_ok=True)
         tiers = sorted(int(x) for x in args.tiers.split(","))
-        record = {"command": command, "machine": bench_refresh.machine_line(bench_refresh.machine()), "tiers": []}
+        record = {"command": command, "machine": machine_line(machine()), "tiers": []}
         with tempfile.TemporaryDirectory(prefix="suite-", dir=DATA) as tmp:
             for n in tiers:
                 record["tiers"].append(tier(n, args.runs, args.memory_cap * 2**30, Path(tmp), args.import_runs))
@@ -321,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.write_docs:
         chart(record["tiers"])
-        write_docs(text)
+        replace_section(DOCS, SECTION, text)
         log(f"wrote {DOCS.relative_to(ROOT)} and {CHART.relative_to(ROOT)}")
     return 0
 
