@@ -96,8 +96,7 @@ def script(as_of: date, cfg: dict) -> list[str]:
            WITH l AS (SELECT *, status IN ('refunded', 'returned') AS refund FROM order_lines)
            SELECT user_id, order_id, min(order_time) AS order_time, CAST(min(order_time) AS DATE) AS order_date,
                   sum(amount) FILTER (WHERE NOT refund) AS amount, sum(amount) AS gross_amount,
-                  bool_and(refund) AS refunded, bool_or(refund) AS any_refund, bool_or(coupon_used) AS coupon_used,
-                  min(terminal) AS terminal
+                  bool_and(refund) AS refunded, bool_or(refund) AS any_refund, bool_or(coupon_used) AS coupon_used
            FROM l GROUP BY user_id, order_id""",
         # events: one scan, counted per raw id, day and hour; the merged ids are mapped on those groups
         f"""CREATE TEMP TABLE event_hours AS

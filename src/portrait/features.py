@@ -73,8 +73,7 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
                    CAST(sum(o.amount) AS DOUBLE) AS gross_amount,
                    bool_and(COALESCE(o.status, 'paid') IN {REFUND_STATUSES}) AS refunded,
                    bool_or(COALESCE(o.status, 'paid') IN {REFUND_STATUSES}) AS any_refund,
-                   bool_or(COALESCE(o.coupon_used, false)) AS coupon_used,
-                   min(o.terminal) AS terminal
+                   bool_or(COALESCE(o.coupon_used, false)) AS coupon_used
             FROM raw.orders o LEFT JOIN identity i USING (user_id)
             WHERE o.order_time < {before}
             GROUP BY ALL""",
