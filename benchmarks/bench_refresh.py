@@ -566,7 +566,7 @@ def profile_child(ws_path: Path) -> None:
     from portrait import features, refresh, rfm, scores, snapshots, tags
     from portrait.workspace import open_workspace
 
-    names = ["facts", "customer_table", "rfm", "scores", "tags"]
+    names = [stage.name for stage in refresh._stages()]  # every stage the progress callback counts
     state = {"stage": names[0]}
     statements: list[dict[str, Any]] = []
     hwm: dict[str, int] = {}
