@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -51,6 +51,8 @@ err = Console(stderr=True, highlight=False)
 WorkspaceOpt = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder.")
 JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout, nothing else.")
 UserOpt = typer.Option(None, "--user", help="Act as this user (default: $PORTRAIT_USER, else the local analyst).")
+
+T = TypeVar("T")
 
 
 def _emit_json(data: Any) -> None:
@@ -102,6 +104,20 @@ def _show(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], rig
 
 def _open(workspace: Path, user: str | None) -> api.Workspace:
     return api.open_workspace(workspace, actor=user)
+
+
+def _fetch(call: Callable[[api.Workspace], T], workspace: Path, user: str | None, as_json: bool) -> T | None:
+    """Open the workspace and run ``call`` on it; a user mistake prints one line and exits 2.
+
+    Under ``--json`` the result is printed as the JSON document and None is returned: nothing is left to
+    render. Otherwise the result is returned for the caller to render (``call`` must not return None).
+    """
+    with _user_errors():
+        result = call(_open(workspace, user))
+    if as_json:
+        _emit_json(result)
+        return None
+    return result
 
 
 def _report_table(report: api.ImportReport) -> Table:
@@ -202,11 +218,8 @@ def import_cmd(
 @app.command()
 def quality(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
     """The data-quality report: per table and column, read/accepted/fixed/filled/flagged/quarantined."""
-    with _user_errors():
-        ws = _open(workspace, user)
-        report = api.quality_report(ws)
-    if as_json:
-        _emit_json(report)
+    report = _fetch(api.quality_report, workspace, user, as_json)
+    if report is None:
         return
     summary = Table(title="data quality")
     for col in ("table", "rows", "read", "accepted", "updated", "duplicates removed", "quarantined", "flagged"):
@@ -258,11 +271,8 @@ def customer(
     user: str | None = UserOpt,
 ) -> None:
     """One customer's record, personal fields masked."""
-    with _user_errors():
-        ws = _open(workspace, user)
-        record = api.customer_record(ws, user_id, reveal=reveal)
-    if as_json:
-        _emit_json(record)
+    record = _fetch(lambda ws: api.customer_record(ws, user_id, reveal=reveal), workspace, user, as_json)
+    if record is None:
         return
     table = Table(title=f"customer {user_id}", show_header=False)
     table.add_column("field")
@@ -275,10 +285,8 @@ def customer(
 @merge_app.command("list")
 def merge_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
     """List identity merges with their evidence."""
-    with _user_errors():
-        rows = api.merges(_open(workspace, user))
-    if as_json:
-        _emit_json(rows)
+    rows = _fetch(api.merges, workspace, user, as_json)
+    if rows is None:
         return
     _show(
         "identity merges",
@@ -304,12 +312,10 @@ def merge_undo(
     user: str | None = UserOpt,
 ) -> None:
     """Undo a merge: restore the records as they were; they will not be merged again."""
-    with _user_errors():
-        result = api.merge_undo(_open(workspace, user), merge_id)
-    if as_json:
-        _emit_json(result)
-    else:
-        out.print(f"merge {merge_id} undone: restored {', '.join(result['restored'])}")
+    result = _fetch(lambda ws: api.merge_undo(ws, merge_id), workspace, user, as_json)
+    if result is None:
+        return
+    out.print(f"merge {merge_id} undone: restored {', '.join(result['restored'])}")
 
 
 @user_app.command("add")
@@ -339,10 +345,8 @@ def user_role(name: str = typer.Argument(...), role: str = typer.Argument(...), 
 @user_app.command("list")
 def user_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """List users and roles."""
-    with _user_errors():
-        users = _open(workspace, None).store.users()
-    if as_json:
-        _emit_json(users)
+    users = _fetch(lambda ws: ws.store.users(), workspace, None, as_json)
+    if users is None:
         return
     for u in users:
         out.print(f"{u['name']}\t{u['role']}")
@@ -351,10 +355,8 @@ def user_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
 @app.command()
 def audit(limit: int = typer.Option(50, "--limit"), workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt) -> None:
     """The audit log, newest first."""
-    with _user_errors():
-        entries = _open(workspace, None).store.audit_entries(limit)
-    if as_json:
-        _emit_json(entries)
+    entries = _fetch(lambda ws: ws.store.audit_entries(limit), workspace, None, as_json)
+    if entries is None:
         return
     _show(
         "audit log",
@@ -398,17 +400,15 @@ def export_parquet_cmd(
     """Write the raw warehouse tables as Parquet files (personal fields left out), for Spark and other readers."""
     from portrait.parquet import export_parquet
 
-    with _user_errors():
-        result = export_parquet(_open(workspace, user), out_dir)
-    if as_json:
-        _emit_json(result)
-    else:
-        _show(
-            f"Parquet files in {result['folder']}",
-            ("table", "rows", "file"),
-            [(name, info["rows"], info["path"]) for name, info in result["tables"].items()],
-            right=("rows",),
-        )
+    result = _fetch(lambda ws: export_parquet(ws, out_dir), workspace, user, as_json)
+    if result is None:
+        return
+    _show(
+        f"Parquet files in {result['folder']}",
+        ("table", "rows", "file"),
+        [(name, info["rows"], info["path"]) for name, info in result["tables"].items()],
+        right=("rows",),
+    )
 
 
 def _parse_date(text: str, what: str):  # noqa: ANN202 - a date
@@ -425,10 +425,8 @@ def status(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | 
     """The current snapshot and the last refreshes (a failed one with its stage and reason)."""
     from portrait.refresh import status as refresh_status
 
-    with _user_errors():
-        info = refresh_status(_open(workspace, user))
-    if as_json:
-        _emit_json(info)
+    info = _fetch(refresh_status, workspace, user, as_json)
+    if info is None:
         return
     snap = info["snapshot"]
     out.print(
@@ -452,11 +450,9 @@ def metrics_cmd(
     """Key customer metrics with numerator, denominator and definition (and MoM/YoY)."""
     from portrait.metrics import metrics
 
-    with _user_errors():
-        hows = [c.strip() for c in compare.split(",") if c.strip()]
-        result = metrics(_open(workspace, user), period, hows)
-    if as_json:
-        _emit_json(result)
+    hows = [c.strip() for c in compare.split(",") if c.strip()]
+    result = _fetch(lambda ws: metrics(ws, period, hows), workspace, user, as_json)
+    if result is None:
         return
     p = result["period"]
     table = Table(title=f"key metrics {p['name']} ({p['start']} … {p['end']}), snapshot #{result['snapshot']}")
@@ -525,10 +521,8 @@ def tags_stats(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: st
     """Coverage of each tag, its values, and how much membership moved since the last refresh."""
     from portrait.tags import tag_stats
 
-    with _user_errors():
-        stats = tag_stats(_open(workspace, user))
-    if as_json:
-        _emit_json(stats)
+    stats = _fetch(tag_stats, workspace, user, as_json)
+    if stats is None:
         return
     table = Table(
         title=f"tags, snapshot #{stats['snapshot']} as of {stats['as_of']} ({stats['customers']:,} customers)"
@@ -552,10 +546,8 @@ def tags_history(
     """When a customer's tags changed, refresh by refresh, and the manual tags on them."""
     from portrait.tags import tag_history
 
-    with _user_errors():
-        history = tag_history(_open(workspace, user), user_id)
-    if as_json:
-        _emit_json(history)
+    history = _fetch(lambda ws: tag_history(ws, user_id), workspace, user, as_json)
+    if history is None:
         return
     for c in history["changes"]:
         out.print(f"{c['as_of']}  {c['tag']}: {c['from'] or '∅'} → {c['to'] or '∅'}", markup=False)
@@ -576,23 +568,17 @@ def tags_add(
     """Put a manual tag on a customer; it joins the tags at the next refresh."""
     from portrait.tags import add_manual_tag
 
-    with _user_errors():
-        result = add_manual_tag(_open(workspace, user), user_id, tag, value, why)
-    if as_json:
-        _emit_json(result)
-    else:
-        out.print(
-            f"{user_id}: {tag} = {value} (by {result['by']}); shows after the next `portrait refresh`", markup=False
-        )
+    result = _fetch(lambda ws: add_manual_tag(ws, user_id, tag, value, why), workspace, user, as_json)
+    if result is None:
+        return
+    out.print(f"{user_id}: {tag} = {value} (by {result['by']}); shows after the next `portrait refresh`", markup=False)
 
 
 @app.command("rfm")
 def rfm_cmd(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: str | None = UserOpt) -> None:
     """RFM groups: thresholds used, group sizes, each group's average R, F, M."""
-    with _user_errors():
-        summary = api.rfm(_open(workspace, user))
-    if as_json:
-        _emit_json(summary)
+    summary = _fetch(api.rfm, workspace, user, as_json)
+    if summary is None:
         return
     th = summary["thresholds"]
     out.print(f"RFM over {summary['buyers']:,} buyers, snapshot #{summary['snapshot']} as of {summary['as_of']}")
@@ -641,9 +627,10 @@ def segment_preview(
     """Size of a rule, each condition's size alone, and a masked sample — without saving it."""
     from portrait import segments
 
-    with _user_errors():
-        result = segments.preview(_open(workspace, user), rule)
-    _emit_json(result) if as_json else _print_preview(result)
+    result = _fetch(lambda ws: segments.preview(ws, rule), workspace, user, as_json)
+    if result is None:
+        return
+    _print_preview(result)
 
 
 @segment_app.command("define")
@@ -658,13 +645,11 @@ def segment_define(
     """Save a segment by name (the rule is checked and previewed first)."""
     from portrait import segments
 
-    with _user_errors():
-        result = segments.define(_open(workspace, user), name, rule, description)
-    if as_json:
-        _emit_json(result)
-    else:
-        out.print(f"segment {name} saved", markup=False)
-        _print_preview(result)
+    result = _fetch(lambda ws: segments.define(ws, name, rule, description), workspace, user, as_json)
+    if result is None:
+        return
+    out.print(f"segment {name} saved", markup=False)
+    _print_preview(result)
 
 
 @segment_app.command("list")
@@ -672,10 +657,8 @@ def segment_list(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user: 
     """Saved segments with their current sizes."""
     from portrait import segments
 
-    with _user_errors():
-        rows = segments.list_segments(_open(workspace, user))
-    if as_json:
-        _emit_json(rows)
+    rows = _fetch(segments.list_segments, workspace, user, as_json)
+    if rows is None:
         return
     _show(
         "segments",
@@ -734,16 +717,14 @@ def segment_export(
     """Export a segment's members, personal fields masked; past Excel's row limit, on further sheets."""
     from portrait import segments
 
-    with _user_errors():
-        kind = fmt or ("xlsx" if out_file.suffix.lower() in (".xlsx", ".xls") else "csv")
-        result = segments.export(_open(workspace, user), name, out_file, kind, encoding)
-    if as_json:
-        _emit_json(result)
-    else:
-        out.print(
-            f"{result['rows']:,} members written to {result['file']} ({result['sheets']} sheet(s), masked)",
-            markup=False,
-        )
+    kind = fmt or ("xlsx" if out_file.suffix.lower() in (".xlsx", ".xls") else "csv")
+    result = _fetch(lambda ws: segments.export(ws, name, out_file, kind, encoding), workspace, user, as_json)
+    if result is None:
+        return
+    out.print(
+        f"{result['rows']:,} members written to {result['file']} ({result['sheets']} sheet(s), masked)",
+        markup=False,
+    )
 
 
 @segment_app.command("compare")
@@ -757,10 +738,8 @@ def segment_compare(
     """Two segments side by side: overlap and the traits that differ most."""
     from portrait import segments
 
-    with _user_errors():
-        result = segments.compare(_open(workspace, user), first, second)
-    if as_json:
-        _emit_json(result)
+    result = _fetch(lambda ws: segments.compare(ws, first, second), workspace, user, as_json)
+    if result is None:
         return
     o = result["overlap"]
     out.print(
@@ -860,10 +839,8 @@ def analyze_cohort(
     """Retention by first-purchase month (the share of each cohort buying k months later)."""
     from portrait import analysis
 
-    with _user_errors():
-        result = analysis.cohorts(_open(workspace, user), months)
-    if as_json:
-        _emit_json(result)
+    result = _fetch(lambda ws: analysis.cohorts(ws, months), workspace, user, as_json)
+    if result is None:
         return
     _show(
         "cohort retention",
@@ -886,10 +863,8 @@ def analyze_channels(
     """The channel table: uv, clicks, orders, conversion rate, cost, revenue, ROI."""
     from portrait import analysis
 
-    with _user_errors():
-        result = analysis.channels(_open(workspace, user), start, end)
-    if as_json:
-        _emit_json(result)
+    result = _fetch(lambda ws: analysis.channels(ws, start, end), workspace, user, as_json)
+    if result is None:
         return
     _show(
         "channels",
@@ -1023,10 +998,8 @@ def analyze_campaign(
     """A campaign: before/after conversion, treatment vs control lift with z-test and interval, retention, ROI."""
     from portrait import campaigns
 
-    with _user_errors():
-        result = campaigns.campaign_report(_open(workspace, user), campaign_id, window, retention)
-    if as_json:
-        _emit_json(result)
+    result = _fetch(lambda ws: campaigns.campaign_report(ws, campaign_id, window, retention), workspace, user, as_json)
+    if result is None:
         return
     w = result["windows"]
     _show(
@@ -1114,16 +1087,14 @@ def backup_cmd(
     """Write a consistent copy of the warehouse, the store, the current snapshot and the configuration."""
     from portrait.backup import backup
 
-    with _user_errors():
-        result = backup(_open(workspace, user), folder, include_key)
-    if as_json:
-        _emit_json(result)
-    else:
-        rows = sum(result["row_counts"]["warehouse"].values())
-        out.print(
-            f"backup written to {folder} ({rows:,} warehouse rows; key {'included' if include_key else 'not included'})",
-            markup=False,
-        )
+    result = _fetch(lambda ws: backup(ws, folder, include_key), workspace, user, as_json)
+    if result is None:
+        return
+    rows = sum(result["row_counts"]["warehouse"].values())
+    out.print(
+        f"backup written to {folder} ({rows:,} warehouse rows; key {'included' if include_key else 'not included'})",
+        markup=False,
+    )
 
 
 @app.command("restore")
@@ -1155,12 +1126,10 @@ def forget_cmd(
     """Erase a customer everywhere (raw tables, quarantine, merges, snapshots, manual tags); admins only."""
     from portrait.erasure import forget
 
-    with _user_errors():
-        result = forget(_open(workspace, user), user_id)
-    if as_json:
-        _emit_json(result)
-    else:
-        out.print(f"erased {result['records']} record(s); audit entry {result['erased']}", markup=False)
+    result = _fetch(lambda ws: forget(ws, user_id), workspace, user, as_json)
+    if result is None:
+        return
+    out.print(f"erased {result['records']} record(s); audit entry {result['erased']}", markup=False)
 
 
 @analyze_app.command("basket")
@@ -1238,10 +1207,8 @@ def model_clv(
     """Lifetime value (BG/NBD + Gamma-Gamma): parameters, standard errors, log-likelihood, top customers by CLV."""
     from portrait.models.clv import clv_report
 
-    with _user_errors():
-        result = clv_report(_open(workspace, user), top)
-    if as_json:
-        _emit_json(result)
+    result = _fetch(lambda ws: clv_report(ws, top), workspace, user, as_json)
+    if result is None:
         return
     out.print(
         f"CLV model, snapshot #{result['snapshot']} as of {result['as_of']}: {result['status']} — {result['message']}",
@@ -1286,10 +1253,8 @@ def model_cluster(workspace: Path = WorkspaceOpt, as_json: bool = JsonOpt, user:
     """Customer clusters of the current snapshot: k chosen by silhouette, each cluster named, sized and averaged."""
     from portrait.models.cluster import cluster_report
 
-    with _user_errors():
-        result = cluster_report(_open(workspace, user))
-    if as_json:
-        _emit_json(result)
+    result = _fetch(cluster_report, workspace, user, as_json)
+    if result is None:
         return
     out.print(f"snapshot #{result['snapshot']} as of {result['as_of']}: {result['message']}", markup=False)
     if result["status"] != "ok":
@@ -1404,10 +1369,8 @@ def model_churn(
     """The churn warning model of the current snapshot: hold-out evaluation, calibration, top-risk customers."""
     from portrait.models.churn import churn_report
 
-    with _user_errors():
-        result = churn_report(_open(workspace, user), top)
-    if as_json:
-        _emit_json(result)
+    result = _fetch(lambda ws: churn_report(ws, top), workspace, user, as_json)
+    if result is None:
         return
     report = result["report"]
     out.print(f"churn model ({result['status']}) as of {result['as_of']}: {result['message']}", markup=False)
