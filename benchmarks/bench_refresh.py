@@ -634,7 +634,7 @@ def bench_tags(customers: int, runs: int, cap: float | None) -> dict[str, Any]:
     """The first refresh of the tags workspace (no previous snapshot), then ``runs`` later ones (medians)."""
     import duckdb
 
-    from portrait import snapshots
+    from portrait import tags as tag_module
     from portrait.workspace import open_workspace
 
     ws = tags_workspace(customers)
@@ -656,10 +656,11 @@ def bench_tags(customers: int, runs: int, cap: float | None) -> dict[str, Any]:
             f"tag_values {stmt(doc, 'TABLE tag_values'):.2f} s, history {stmt(doc, 'tag_history'):.2f} s, "
             f"{TAG_RULES} rules alone {median(doc['rules_alone_seconds']):.2f} s, refresh {doc['seconds']:.1f} s"
         )
-    snap = snapshots.current(open_workspace(ws))
-    con = duckdb.connect(str(snapshots.folder(open_workspace(ws)) / snap.file), read_only=True)
-    history_rows = con.execute("SELECT count(*) FROM tag_history").fetchall()[0][0]
-    con.close()
+    # the tag history lives in Parquet files beside the snapshots (one per published refresh)
+    files = sorted(tag_module.history_folder(open_workspace(ws)).glob("*.parquet"))
+    history_rows = (
+        duckdb.sql(f"SELECT count(*) FROM read_parquet({[str(f) for f in files]!r})").fetchall()[0][0] if files else 0
+    )
     first, later = out[0], out[1:]
     return {
         "workspace": str(ws),
