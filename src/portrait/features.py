@@ -139,7 +139,7 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
     paid = "NOT refunded"
     order_windows = ",\n".join(
         f"count(*) FILTER (WHERE {paid} AND order_date >= {d} - INTERVAL {n} DAY) AS orders_{n}d, "
-        f"COALESCE(sum(amount) FILTER (WHERE {paid} AND order_date >= {d} - INTERVAL {n} DAY), 0) AS monetary_{n}d"
+        f"COALESCE(round(sum(amount) FILTER (WHERE {paid} AND order_date >= {d} - INTERVAL {n} DAY), 2), 0) AS monetary_{n}d"
         for n in WINDOWS
     )
     visit_windows = ",\n".join(
@@ -162,7 +162,7 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
                    min(order_time) FILTER (WHERE {paid}) AS first_order_at,
                    max(order_time) FILTER (WHERE {paid}) AS last_order_at,
                    count(*) FILTER (WHERE {paid}) AS frequency,
-                   COALESCE(sum(amount) FILTER (WHERE {paid}), 0) AS monetary,
+                   COALESCE(round(sum(amount) FILTER (WHERE {paid}), 2), 0) AS monetary,
                    count(*) FILTER (WHERE any_refund) AS refunds,
                    count(*) FILTER (WHERE {paid} AND coupon_used) AS coupon_orders,
                    {order_windows}

@@ -565,14 +565,15 @@ def customer_histories(con: duckdb.DuckDBPyConnection, as_of: date) -> pa.Table:
     last_day = f"DATE '{as_of.isoformat()}' - 1"
     return con.sql(
         f"""WITH days AS (
-               SELECT user_id, order_date AS day, sum(COALESCE(amount, 0)) AS value
+               SELECT user_id, order_date AS day, round(sum(COALESCE(amount, 0)), 2) AS value
                FROM order_facts WHERE NOT refunded GROUP BY ALL),
            firsts AS (SELECT user_id, min(day) AS first_day FROM days GROUP BY user_id)
            SELECT d.user_id,
                   CAST(count(*) - 1 AS DOUBLE) AS frequency,
                   CAST(date_diff('day', f.first_day, max(d.day)) AS DOUBLE) AS recency,
                   CAST(date_diff('day', f.first_day, {last_day}) AS DOUBLE) AS "T",
-                  CAST(COALESCE(avg(d.value) FILTER (WHERE d.day > f.first_day), 0) AS DOUBLE) AS monetary
+                  CAST(COALESCE(round(sum(d.value) FILTER (WHERE d.day > f.first_day), 2)
+                                / NULLIF(count(*) FILTER (WHERE d.day > f.first_day), 0), 0) AS DOUBLE) AS monetary
            FROM days d JOIN firsts f USING (user_id)
            GROUP BY d.user_id, f.first_day
            ORDER BY d.user_id"""
