@@ -305,3 +305,24 @@ def test_large_batches_estimate_quartiles_and_still_flag_outliers(ws, write_csv,
     rows.append(["O99", "C1", "2024-05-01", "100000", "1", "P1", "手机"])
     import_files(ws, "orders", [_orders(write_csv, rows)])
     assert query("SELECT order_id FROM orders WHERE outlier_iqr_amount") == [("O99",)]
+
+
+def test_a_large_file_read_on_every_core_keeps_its_line_numbers(ws, tmp_path, query):
+    """The one file of an import is parsed straight from the CSV reader, which splits a file this large
+    between the threads; the quarantine still names the line a spreadsheet user sees, far into the
+    file, and the kept rows carry theirs (this fails when the rows are not kept in file order)."""
+    n = 1_000_000  # about 50 MB
+    bad = {7, 123_457, 500_001, 999_998}  # 0-based record indexes holding a negative amount
+    path = tmp_path / "big.csv"
+    lines = (
+        f"O{i:07d},C{i % 9973},2024-05-01 10:00:00,{-5 if i in bad else 10 + i % 89},1,P1,手机\n" for i in range(n)
+    )
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(",".join(ORDER_HEADER) + "\n")
+        fh.writelines(lines)
+    report = import_files(ws, "orders", [path])
+    assert report.tables["orders"]["quarantined"] == len(bad)
+    # record i is on line i + 2 (the header is line 1)
+    assert query("SELECT source_row FROM quarantine ORDER BY 1") == [(i + 2,) for i in sorted(bad)]
+    misplaced = query("SELECT count(*) FROM orders WHERE _row <> CAST(substr(order_id, 2) AS BIGINT) + 2")
+    assert misplaced == [(0,)]

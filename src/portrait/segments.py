@@ -29,6 +29,7 @@ def _two_sided_p(z: float) -> float:
     """Two-sided p-value of a standard normal statistic: 2·(1 − Φ(|z|)) = erfc(|z| / √2)."""
     return math.erfc(abs(z) / math.sqrt(2))
 
+
 VIEW = "segment_base"
 EXCEL_MAX_ROWS = 1_048_576  # rows per sheet, header included
 DIMENSIONS = (

@@ -122,6 +122,7 @@ class BatchCleaner:
         self.overrides: dict[str, str] = {}
         self.extra: dict[str, str] = {}
         self.filled_parts: list[str] = []
+        self._numbered = True  # rows came with _seq and _row (False: numbered by the parsed table's rowid)
 
     # -- helpers -------------------------------------------------------------------------------------
     def _t(self, step: str) -> str:
@@ -176,24 +177,36 @@ class BatchCleaner:
             + ", ".join(f"COALESCE(CAST({q(k)} AS VARCHAR), '\x00')" for k in t.natural_key)
             + "))"
         )
-        layer = f"SELECT _file, _seq, _row, {nulls} FROM {self.raw}"
+        # rows read straight from a CSV file (a lazy stage) are numbered by the parsed table's rowid: that
+        # table is filled in file order (the connection preserves insertion order), so rowid + 2 is the
+        # line a spreadsheet user sees (the header is row 1); _seq = _row for the import's file 0
+        numbered = self._numbered = "_row" in self._columns(self.raw)
+        ids = "_file, _seq, _row" if numbered else "_file"
+        layer = f"SELECT {ids}, {nulls} FROM {self.raw}"
         if pres:
             layer = f"SELECT *, {', '.join(checks)} FROM (SELECT *, {', '.join(pres)} FROM ({layer}))"
         blank = " AND ".join(f"{q('r_' + n)} IS NULL" for n in names)
         raw_cols = ", ".join(q("r_" + n) for n in names)
         parsed = (
-            f"SELECT _file, _seq, _row, {raw_cols}, {', '.join(values)}"
+            f"SELECT {ids}, {raw_cols}, {', '.join(values)}"
             f"{', ' if fixes else ''}{', '.join(fixes)}, "
             f"CASE WHEN {blank} THEN ['_blank'] ELSE {reasons_expr(pairs)} END AS _reasons FROM ({layer})"
         )
         # the raw text is kept only for rows going to quarantine (as JSON), not for every row
         raw_json = "CAST(json_object(" + ", ".join(f"{sql_str(n)}, {q('r_' + n)}" for n in names) + ") AS VARCHAR)"
+        target = self._t("p") if numbered else self._t("pn")
         run(
             con,
-            f"CREATE OR REPLACE TABLE {self._t('p')} AS SELECT * EXCLUDE ({raw_cols}), "
+            f"CREATE OR REPLACE TABLE {target} AS SELECT * EXCLUDE ({raw_cols}), "
             f"CASE WHEN len(_reasons) > 0 AND _reasons <> ['_blank'] THEN {raw_json} END AS _raw, "
             f"{content} AS _content, {key} AS _key FROM ({parsed})",
         )
+        if not numbered:
+            run(
+                con,
+                f"CREATE OR REPLACE VIEW {self._t('p')} AS "
+                f"SELECT *, CAST(rowid + 2 AS BIGINT) AS _seq, CAST(rowid + 2 AS BIGINT) AS _row FROM {target}",
+            )
         self._check_mixed_types()
 
     def _check_mixed_types(self) -> None:
@@ -291,7 +304,11 @@ class BatchCleaner:
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} SEMI JOIN {self._t('keep')} USING (_seq) GROUP BY user_id",
             )
             self.stats.merged_same_id = distinct - _count(con, f"SELECT count(*) FROM {self._t('k')}")
-            run(con, f"DROP TABLE {p}")
+            if self._numbered:
+                run(con, f"DROP TABLE {p}")
+            else:
+                run(con, f"DROP VIEW {p}")
+                run(con, f"DROP TABLE {self._t('pn')}")
         else:
             run(
                 con,

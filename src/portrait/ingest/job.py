@@ -94,6 +94,8 @@ def _raw_table(
     """Union the staged files into one table of canonical text columns.
 
     Stage ``stage_<i>`` holds file ``i`` of the import: ``i`` is the row's ``_file`` (see ``file_names``).
+    A lazy stage (the one file of an import, read by the parse) gives rows without ``_seq`` and ``_row``:
+    the parse numbers them (see ``BatchCleaner.parse``).
     """
     selects = []
     for stage, _source, fields in parts:
@@ -103,6 +105,13 @@ def _raw_table(
             for f in table.fields
         ]
         row = row_number_sql(con, stage)
+        if row is None:
+            assert len(parts) == 1 and file_index == 0, "only the one file of an import is staged lazily"
+            run(
+                con,
+                f"CREATE OR REPLACE VIEW {name} AS SELECT CAST(0 AS USMALLINT) AS _file, {', '.join(cols)} FROM {stage}",
+            )
+            return
         # rows carry the file's index, not its name and fingerprint: a few bytes a row instead of ~90
         selects.append(
             f"SELECT CAST({file_index} AS USMALLINT) AS _file, "
@@ -245,8 +254,10 @@ def _run(
     sources: list[Source] = []
     maps: list[ColumnMap] = []
     count = len(files) + (1 if sql_url else 0)
+    # the one file of an import is read by the parse step itself (no staged copy of its text)
+    lazy = len(files) == 1 and not sql_url
     for i, path in enumerate(files):
-        source = stage_file(con, Path(path), f"stage_{i}", tmpdir, fmt=fmt, sheet=sheet, delimiter=delimiter)
+        source = stage_file(con, Path(path), f"stage_{i}", tmpdir, fmt=fmt, sheet=sheet, delimiter=delimiter, lazy=lazy)
         sources.append(source)
         maps.append(map_columns(source.headers, table, source.name, explicit))
         tick("read", i + 1, count)
@@ -287,7 +298,8 @@ def _run(
     run(con, "DROP VIEW IF EXISTS raw_main")
     run(con, "DROP VIEW IF EXISTS raw_cust")
     for stage in stages:
-        run(con, f"DROP TABLE IF EXISTS {stage}")
+        kind = "VIEW" if row_number_sql(con, stage) is None else "TABLE"
+        run(con, f"DROP {kind} IF EXISTS {stage}")
     for i, (t, cleaner) in enumerate(batches):
         ready.append((t, cleaner, cleaner.clean()))
         tick("clean", i + 1, len(batches))
