@@ -143,8 +143,11 @@ def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
     if field.kind in (TIMESTAMP, DATE):
         pre = timestamp_expr(v)
         shaped = f"regexp_matches({v}, '{DATE_SHAPE}')"
-        reasons.append((f"{v} IS NOT NULL AND {t} IS NULL AND {shaped}", f"{name}:impossible_date"))
-        reasons.append((f"{v} IS NOT NULL AND {t} IS NULL AND NOT {shaped}", f"{name}:unparseable_date"))
+        # the shape test runs only where parsing failed (a CASE evaluates its branch on those rows alone;
+        # inside AND it ran on every row: 1.1 s of 10 M rows)
+        failed = f"{t} IS NULL AND {v} IS NOT NULL"
+        reasons.append((f"CASE WHEN {failed} THEN {shaped} ELSE false END", f"{name}:impossible_date"))
+        reasons.append((f"CASE WHEN {failed} THEN NOT {shaped} ELSE false END", f"{name}:unparseable_date"))
         if field.kind == DATE:
             value = f"CAST({t} AS DATE)"
             fixed = f"{t} IS NOT NULL AND {v} <> CAST(CAST({t} AS DATE) AS VARCHAR)"
