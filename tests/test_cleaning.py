@@ -6,9 +6,13 @@ import statistics
 from datetime import datetime
 from decimal import Decimal
 
+import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from portrait.ingest.job import import_files
+from portrait.workspace import init_workspace
 
 ORDER_HEADER = ["订单号", "客户ID", "下单时间", "订单金额", "订单数量", "产品ID", "品类"]
 
@@ -326,3 +330,43 @@ def test_a_large_file_read_on_every_core_keeps_its_line_numbers(ws, tmp_path, qu
     assert query("SELECT source_row FROM quarantine ORDER BY 1") == [(i + 2,) for i in sorted(bad)]
     misplaced = query("SELECT count(*) FROM orders WHERE _row <> CAST(substr(order_id, 2) AS BIGINT) + 2")
     assert misplaced == [(0,)]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["O1", "O2", "O3"]), st.sampled_from(["P1", "P2"]), st.sampled_from(["10", "20"])),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_duplicates_and_key_conflicts_follow_the_rule_for_any_rows(tmp_path_factory, lines):
+    """Per order line (order id, product id), in file order: the first row is kept; later copies of any row
+    already seen are duplicates removed; the first row of each other content is quarantined."""
+    ws = init_workspace(tmp_path_factory.mktemp("dedupe") / "ws")
+    path = tmp_path_factory.mktemp("files") / "o.csv"
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(",".join(ORDER_HEADER) + "\n")
+        fh.writelines(f"{o},C1,2024-05-01,{amount},1,{p},手机\n" for o, p, amount in lines)
+    report = import_files(ws, "orders", [path])
+    first: dict[tuple[str, str], str] = {}
+    seen: set[tuple[str, str, str]] = set()
+    removed = conflicts = 0
+    for o, p, amount in lines:
+        if (o, p, amount) in seen:
+            removed += 1
+            continue
+        seen.add((o, p, amount))
+        if (o, p) in first:
+            conflicts += 1
+        else:
+            first[(o, p)] = amount
+    stats = report.tables["orders"]
+    assert stats["duplicates_removed"] == removed
+    assert stats["quarantined_by_reason"].get("order_id:duplicate_key", 0) == conflicts
+    con = duckdb.connect(str(ws.warehouse_path), read_only=True)
+    try:
+        kept = con.execute("SELECT order_id, product_id, CAST(amount AS INTEGER) FROM orders").fetchall()
+    finally:
+        con.close()
+    assert sorted(kept) == sorted((o, p, int(a)) for (o, p), a in first.items())

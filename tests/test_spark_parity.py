@@ -210,7 +210,8 @@ def test_spark_refresh_reports_its_stages_and_cleans_up(pair):
     # the raw tables were exported for Spark; the staging folder of the run is gone
     folder = on_spark.path / "spark"
     assert sorted(p.name for p in (folder / "raw").iterdir()) == [
-        f"{t}.parquet" for t in sorted(["customers", "orders", "events", "interactions", "channels", "products", "campaigns"])
+        f"{t}.parquet"
+        for t in sorted(["customers", "orders", "events", "interactions", "channels", "products", "campaigns"])
     ]
     assert not list(folder.glob("stage-*"))
 

@@ -283,17 +283,30 @@ class BatchCleaner:
         p = self._t("p")
         names = [f.name for f in self.fields]
         valid = _count(con, f"SELECT count(*) FROM {p} WHERE len(_reasons) = 0")
-        # decide on narrow rows (sequence number, content, key) and join back: cheap even for wide tables
+        customers = t.name == "customers"
+        # decide on narrow rows (sequence number, content, key) and join back: cheap even for wide tables.
+        # Customers keep every distinct row (their values are folded per user below); other tables
+        # decide only among the rows of keys seen more than once, which are few — a key seen once is
+        # kept as it is (a group-by on the key instead of a window over every row)
+        rows, single = p, 0
+        if not customers:
+            run(
+                con,
+                f"CREATE OR REPLACE TABLE {self._t('dupkeys')} AS SELECT _key, count(*) AS n FROM {p} "
+                "WHERE len(_reasons) = 0 GROUP BY _key HAVING count(*) > 1",
+            )
+            single = valid - _count(con, f"SELECT COALESCE(sum(n), 0) FROM {self._t('dupkeys')}")
+            rows = f"(SELECT * FROM {p} SEMI JOIN {self._t('dupkeys')} USING (_key))"
         run(
             con,
             f"""CREATE OR REPLACE TABLE {self._t("keep")} AS
                 SELECT _seq, row_number() OVER (PARTITION BY _key ORDER BY _seq) AS _key_rank
-                FROM (SELECT min(_seq) AS _seq, _key FROM {p} WHERE len(_reasons) = 0 GROUP BY _content, _key)""",
+                FROM (SELECT min(_seq) AS _seq, _key FROM {rows} WHERE len(_reasons) = 0 GROUP BY _content, _key)""",
         )
-        distinct = _count(con, f"SELECT count(*) FROM {self._t('keep')}")
+        distinct = single + _count(con, f"SELECT count(*) FROM {self._t('keep')}")
         self.stats.duplicates_removed = valid - distinct
         cols = ", ".join(q(n) for n in names)
-        if t.name == "customers":
+        if customers:
             aggs = ", ".join(
                 f"arg_max({q(n)}, _seq) FILTER (WHERE {q(n)} IS NOT NULL) AS {q(n)}" for n in names if n != "user_id"
             )
@@ -325,7 +338,7 @@ class BatchCleaner:
             # anti join on that small table, which every later pass over the view probes cheaply
             run(
                 con,
-                f"CREATE OR REPLACE TABLE {self._t('drop')} AS SELECT _seq FROM {p} "
+                f"CREATE OR REPLACE TABLE {self._t('drop')} AS SELECT _seq FROM {rows} "
                 f"ANTI JOIN (SELECT _seq FROM {self._t('keep')} WHERE _key_rank = 1) kept USING (_seq) "
                 "WHERE len(_reasons) = 0",
             )
