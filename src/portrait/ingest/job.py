@@ -11,6 +11,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from portrait.clean.parse import q, sql_str
 from portrait.clean.pipeline import BatchCleaner, TableStats
 from portrait.engine import run, scalar
 from portrait.errors import InputError, PortraitError, WorkspaceError
+from portrait.ingest import readers
 from portrait.ingest.mapping import ColumnMap, map_columns, read_mapping_file
 from portrait.ingest.readers import Source, csv_error, row_number_sql, stage_file, stage_sql
 from portrait.schema import CUSTOMERS, Table, get_table
@@ -269,6 +271,7 @@ def _run(
     stages = [f"stage_{i}" for i in range(len(sources))]
     _raw_table(con, "raw_main", table, [(s, src, m.fields) for s, src, m in zip(stages, sources, maps, strict=False)])
     present = {f for m in maps for f in m.fields}
+    # filled in once every batch has parsed (a lazy stage's fingerprint is computed meanwhile)
     file_names = {i: (src.name, src.fingerprint) for i, src in enumerate(sources)}
     batches: list[tuple[Table, BatchCleaner]] = [
         (table, BatchCleaner(con, table, "raw_main", ws.config, ws.vault, present, file_names))
@@ -286,14 +289,22 @@ def _run(
             (CUSTOMERS, BatchCleaner(con, CUSTOMERS, "raw_cust", ws.config, ws.vault, present_side, file_names))
         )
     ready: list[tuple[Table, BatchCleaner, str]] = []
-    for _table, cleaner in batches:
-        try:
-            cleaner.parse()
-        except duckdb.Error as exc:
-            problem = csv_error(exc, sources)
-            if problem is None:
-                raise
-            raise problem from None
+    # hashing the file (sha256 releases the GIL) runs beside the engine's parse of it
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = {
+            i: pool.submit(readers.fingerprint, Path(src.path)) for i, src in enumerate(sources) if not src.fingerprint
+        }
+        for _table, cleaner in batches:
+            try:
+                cleaner.parse()
+            except duckdb.Error as exc:
+                problem = csv_error(exc, sources)
+                if problem is None:
+                    raise
+                raise problem from None
+        for i, job in hashing.items():
+            sources[i].fingerprint = job.result()
+            file_names[i] = (sources[i].name, sources[i].fingerprint)
     # every batch has parsed its rows: the staged text is no longer needed
     run(con, "DROP VIEW IF EXISTS raw_main")
     run(con, "DROP VIEW IF EXISTS raw_cust")

@@ -237,7 +237,8 @@ def stage_csv(
     ``stage`` is a table, or with ``lazy`` a view over the reader: the file is then read by the query
     that reads the view (the parse step of the import), and its parsing errors arise there (see
     ``csv_error``). A lazy stage has no row numbers: the rows of the table its one reader fills are
-    numbered by that table's rowid (see ``row_number_sql``).
+    numbered by that table's rowid (see ``row_number_sql``). Its ``fingerprint`` is left empty for the
+    caller to fill (the import hashes the file on a thread while the engine parses it).
     """
     _check_exists(path)
     sample = _read_sample(path)
@@ -280,7 +281,7 @@ def stage_csv(
     return Source(
         str(path),
         "csv",
-        fingerprint(path),
+        "" if lazy else fingerprint(path),  # a lazy stage's file is fingerprinted while it is parsed
         headers,
         0,
         encoding="utf-8" if encoding == "utf-8-sig" else encoding,
