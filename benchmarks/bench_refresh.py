@@ -1048,7 +1048,7 @@ def main(argv: list[str] | None = None) -> int:
         segs = bench_segments(Path(tags["workspace"]))
     big_pandas = [r for r in results if r["customers"] >= 1_000_000 and r["pandas"]["runs"] < args.runs]
     pandas_note = f"{plural(args.runs, 'run')} each" + (
-        f"; pandas ran {args.pandas_runs_big} time{'s' if args.pandas_runs_big != 1 else ''} at "
+        f"; pandas ran {plural(args.pandas_runs_big, 'time')} at "
         + ", ".join(f"{r['customers']:,}" for r in big_pandas)
         + " customers, where one run takes minutes"
         if big_pandas

@@ -273,6 +273,14 @@ class BatchCleaner:
             for name, n in zip(fixed_cols, counts, strict=False):
                 self._bump(self.stats.fixed, name, int(n or 0))
 
+    def _drop_parsed(self) -> None:
+        """Drop the parsed rows (``p``: a table, or a view numbering the rows of table ``pn``)."""
+        if self._numbered:
+            run(self.con, f"DROP TABLE {self._t('p')}")
+        else:
+            run(self.con, f"DROP VIEW {self._t('p')}")
+            run(self.con, f"DROP TABLE {self._t('pn')}")
+
     def _columns(self, name: str) -> set[str]:
         return {r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()}
 
@@ -286,22 +294,22 @@ class BatchCleaner:
         customers = t.name == "customers"
         # decide on narrow rows (sequence number, content, key) and join back: cheap even for wide tables.
         # Customers keep every distinct row (their values are folded per user below); other tables
-        # decide only among the rows of keys seen more than once, which are few — a key seen once is
-        # kept as it is (a group-by on the key instead of a window over every row)
-        rows, single = p, 0
+        # decide only among the rows of keys seen more than once, which are few and are set apart once —
+        # a key seen once is kept as it is (a group-by on the key instead of a window over every row)
+        candidates = f"(SELECT _seq, _key, _content FROM {p} WHERE len(_reasons) = 0)"
         if not customers:
             run(
                 con,
-                f"CREATE OR REPLACE TABLE {self._t('dupkeys')} AS SELECT _key, count(*) AS n FROM {p} "
-                "WHERE len(_reasons) = 0 GROUP BY _key HAVING count(*) > 1",
+                f"CREATE OR REPLACE TABLE {self._t('dups')} AS SELECT * FROM {candidates} c "
+                f"SEMI JOIN (SELECT _key FROM {candidates} GROUP BY _key HAVING count(*) > 1) k USING (_key)",
             )
-            single = valid - _count(con, f"SELECT COALESCE(sum(n), 0) FROM {self._t('dupkeys')}")
-            rows = f"(SELECT * FROM {p} SEMI JOIN {self._t('dupkeys')} USING (_key))"
+            candidates = self._t("dups")
+        single = 0 if customers else valid - _count(con, f"SELECT count(*) FROM {candidates}")
         run(
             con,
             f"""CREATE OR REPLACE TABLE {self._t("keep")} AS
                 SELECT _seq, row_number() OVER (PARTITION BY _key ORDER BY _seq) AS _key_rank
-                FROM (SELECT min(_seq) AS _seq, _key FROM {rows} WHERE len(_reasons) = 0 GROUP BY _content, _key)""",
+                FROM (SELECT min(_seq) AS _seq, _key FROM {candidates} GROUP BY _content, _key)""",
         )
         distinct = single + _count(con, f"SELECT count(*) FROM {self._t('keep')}")
         self.stats.duplicates_removed = valid - distinct
@@ -317,11 +325,7 @@ class BatchCleaner:
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} SEMI JOIN {self._t('keep')} USING (_seq) GROUP BY user_id",
             )
             self.stats.merged_same_id = distinct - _count(con, f"SELECT count(*) FROM {self._t('k')}")
-            if self._numbered:
-                run(con, f"DROP TABLE {p}")
-            else:
-                run(con, f"DROP VIEW {p}")
-                run(con, f"DROP TABLE {self._t('pn')}")
+            self._drop_parsed()
         else:
             run(
                 con,
@@ -338,9 +342,8 @@ class BatchCleaner:
             # anti join on that small table, which every later pass over the view probes cheaply
             run(
                 con,
-                f"CREATE OR REPLACE TABLE {self._t('drop')} AS SELECT _seq FROM {rows} "
-                f"ANTI JOIN (SELECT _seq FROM {self._t('keep')} WHERE _key_rank = 1) kept USING (_seq) "
-                "WHERE len(_reasons) = 0",
+                f"CREATE OR REPLACE TABLE {self._t('drop')} AS SELECT _seq FROM {candidates} "
+                f"ANTI JOIN (SELECT _seq FROM {self._t('keep')} WHERE _key_rank = 1) kept USING (_seq)",
             )
             # a view: the deduplicated rows are read once more, when they are loaded
             run(
