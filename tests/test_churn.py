@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from portrait import snapshots
+from portrait import features, snapshots
 from portrait.cli import app
 from portrait.errors import InputError, NotFound
 from portrait.ingest.job import import_files
@@ -156,6 +156,7 @@ def test_labels_counted_by_hand_on_the_may_shop(ws, tmp_path):
     load_may_shop(ws, tmp_path)
     con = duckdb.connect(str(tmp_path / "snap.duckdb"))
     con.execute(f"ATTACH '{ws.warehouse_path}' AS raw (READ_ONLY)")
+    features.build_facts(con, date(2024, 9, 1))  # the snapshot's facts, which each cut-off cuts back
     try:
 
         def labels(cutoff: date, days: int) -> dict[str, int]:
@@ -171,6 +172,39 @@ def test_labels_counted_by_hand_on_the_may_shop(ws, tmp_path):
     finally:
         con.close()
     assert not list(snapshots.folder(ws).glob("churn-*")), "the scratch file is deleted afterwards"
+
+
+def test_a_cut_off_reads_the_snapshot_facts_cut_back_and_gets_the_customer_table_built_at_that_date(ws, tmp_path):
+    """The customer table at a cut-off, a view over the later facts cut back by ``facts_before``, equals the
+    one built from the raw warehouse at the cut-off, row for row (the May shop has one line per order)."""
+    load_may_shop(ws, tmp_path)
+    con = duckdb.connect(str(tmp_path / "snap.duckdb"))
+    con.execute(f"ATTACH '{ws.warehouse_path}' AS raw (READ_ONLY)")
+    features.build_facts(con, date(2024, 9, 1))
+    for name in ("direct", "cut"):
+        con.execute(f"ATTACH '{tmp_path / name}.duckdb' AS {name}")
+    try:
+        for cutoff in (date(2024, 5, 3), date(2024, 5, 21), date(2024, 6, 1)):
+            con.execute("USE direct")
+            features.build_facts(con, cutoff)
+            features.build_customer_table(con, cutoff, ws.config)
+            con.execute("USE cut")
+            features.facts_before(con, "snap", cutoff)
+            features.build_customer_table(con, cutoff, ws.config, as_view=True)
+            con.execute("USE snap")
+            direct = con.execute("SELECT * FROM direct.customer_table ORDER BY user_id").fetchall()
+            assert con.execute("SELECT * FROM cut.customer_table ORDER BY user_id").fetchall() == direct
+            # the cut-off is honoured: on 2024-05-03 A has one paid order (05-03 itself is after the cut)
+            a = dict(zip([d[0] for d in con.description], direct[0], strict=True))
+            if cutoff == date(2024, 5, 3):
+                assert (a["user_id"], a["frequency"], a["monetary"], a["last_visit"]) == (
+                    "A",
+                    1,
+                    100,
+                    date(2024, 4, 30),
+                )
+    finally:
+        con.close()
 
 
 def test_too_few_customers_is_skipped_and_the_refresh_succeeds(ws, tmp_path):

@@ -107,6 +107,31 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     )
 
 
+FACT_TABLES = ("identity", "order_facts", "order_lines", "channel_days", "visit_days")
+
+
+def facts_before(con: duckdb.DuckDBPyConnection, source: str, cutoff: date) -> None:
+    """Views of the facts as of ``cutoff``, over the facts ``source`` (a database name) holds as of a later date.
+
+    The views go into the connection's default database, under the names :func:`build_facts` writes, so
+    :func:`build_customer_table` reads them as it reads the facts themselves. Each is the later table
+    restricted to what happened before ``cutoff``: no pass over the raw warehouse, nothing written. One
+    difference from :func:`build_facts` at ``cutoff``: an order whose first line falls before the cut-off
+    counts there with every line it had by the later date (``build_facts`` would leave out its later lines).
+    """
+    src = '"' + source.replace('"', '""') + '"'
+    d, before = _d(cutoff), _before(cutoff)
+    where = {
+        "identity": "true",
+        "order_facts": f"order_time < {before}",
+        "order_lines": f"order_time < {before}",
+        "channel_days": f"date < {d}",
+        "visit_days": f"day < {d}",
+    }
+    for table in FACT_TABLES:
+        run(con, f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {src}.{table} WHERE {where[table]}")
+
+
 def age_band_sql(age: str, edges: list[int], labels: list[str]) -> str:
     """SQL naming the band of ``age``: below the first edge, between edges, or the last open band."""
     parts = [f"WHEN {age} IS NULL THEN NULL", f"WHEN {age} < {edges[0]} THEN '{labels[0]}'"]
@@ -132,8 +157,14 @@ def _most_frequent(source: str, column: str, alias: str, counted: bool = False) 
     )
 
 
-def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: PortraitConfig) -> None:
-    """Build ``customer_table`` (one row per active customer, and per id seen only in activity)."""
+def build_customer_table(
+    con: duckdb.DuckDBPyConnection, as_of: date, config: PortraitConfig, as_view: bool = False
+) -> None:
+    """Build ``customer_table`` (one row per active customer, and per id seen only in activity).
+
+    ``as_view``: define it as a view instead, for a caller that reads some of its columns once (the churn
+    model's cut-offs): nothing is written, and what the caller does not read is not kept.
+    """
     d = _d(as_of)
     w = config.windows
     paid = "NOT refunded"
@@ -155,7 +186,7 @@ def build_customer_table(con: duckdb.DuckDBPyConnection, as_of: date, config: Po
     # add up to last − first, over frequency − 1 gaps
     run(
         con,
-        f"""CREATE OR REPLACE TABLE customer_table AS
+        f"""CREATE OR REPLACE {"VIEW" if as_view else "TABLE"} customer_table AS
         WITH
         o AS (
             SELECT user_id,

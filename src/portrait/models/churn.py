@@ -4,8 +4,10 @@ The label comes from the data: a customer who bought before a cut-off date T *ch
 paid purchase in the N days from T (``[models] churn_days``, default 90). Training never looks past the
 as-of date: features are built at T1 = as_of − 2N with labels from [T1, T2), the hold-out at
 T2 = as_of − N with labels from [T2, as_of). Each cut-off gets its own customer table, built by the
-refresh's own feature code (``features.build_facts`` and ``features.build_customer_table``, which read only
-the raw warehouse and the date) in a scratch DuckDB file beside the snapshots, deleted afterwards.
+refresh's own feature code (``features.build_customer_table``, as a view in a scratch DuckDB file beside
+the snapshots, deleted afterwards), over the snapshot's facts cut back to the date (``features.facts_before``:
+views too, so the order and event facts are not computed and written again). Only the model's features
+and the label are computed from it, once per cut-off.
 
 A standardised logistic regression and a gradient-boosted tree model (scikit-learn's
 HistGradientBoosting) are fitted on (a seeded sample of at most ``churn_train_rows``) customers at T1,
@@ -114,15 +116,23 @@ def _labelled(con: duckdb.DuckDBPyConnection, table: str, cutoff: date, days: in
     labelled = f"""SELECT f.*, CAST(b.user_id IS NULL AS INTEGER) AS churned
                    FROM ({feature_sql(table, cutoff)}) f
                    LEFT JOIN ({buyers_sql(cutoff, days)}) b ON b.user_id = f.user_id"""
-    total, churners = con.execute(f"SELECT count(*), COALESCE(sum(churned), 0) FROM ({labelled})").fetchall()[0]
-    frame = con.execute(
-        f"SELECT * FROM ({labelled}) ORDER BY hash(user_id, {int(seed)}), user_id LIMIT {int(cap)}"
-    ).fetch_df()
+    run(con, f"CREATE OR REPLACE TEMP TABLE _churn_labelled AS {labelled}")  # computed once, read twice
+    try:
+        total, churners = con.execute("SELECT count(*), COALESCE(sum(churned), 0) FROM _churn_labelled").fetchall()[0]
+        frame = con.execute(
+            f"SELECT * FROM _churn_labelled ORDER BY hash(user_id, {int(seed)}), user_id LIMIT {int(cap)}"
+        ).fetch_df()
+    finally:
+        run(con, "DROP TABLE IF EXISTS _churn_labelled")
     return {"cutoff": cutoff, "customers": int(total), "churners": int(churners), "frame": frame}
 
 
 def _cutoff_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, cutoffs: list[date], days: int) -> list[dict]:
-    """Build a customer table at each cut-off in a scratch file (raw warehouse only) and read it labelled."""
+    """Build a customer table at each cut-off in a scratch file and read it labelled.
+
+    The connection's default database holds the facts as of a later date (the snapshot being built, after
+    its ``facts`` stage); each cut-off reads them through ``features.facts_before``.
+    """
     cfg = ws.config.models
     main = scalar(con, "SELECT current_database()")
     scratch = snapshots.folder(ws) / f"churn-{os.getpid()}.partial.duckdb"
@@ -135,8 +145,8 @@ def _cutoff_tables(con: duckdb.DuckDBPyConnection, ws: Workspace, cutoffs: list[
         for cutoff in cutoffs:
             run(con, "USE churn_work")
             try:
-                features.build_facts(con, cutoff)
-                features.build_customer_table(con, cutoff, ws.config)
+                features.facts_before(con, main, cutoff)
+                features.build_customer_table(con, cutoff, ws.config, as_view=True)
             finally:
                 run(con, f'USE "{main}"')
             out.append(
