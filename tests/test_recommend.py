@@ -294,3 +294,60 @@ def test_every_list_is_complete_new_and_distinct(bought, seen, n):
         assert len(set(products)) == len(products)
         assert not set(products) & owned
         assert len(products) == min(n, 10 - len(owned))  # the catalogue has ten products
+
+
+def test_cooccurrence_dense_and_sparse_agree_with_a_hand_count():
+    """Three customers × three products: gram = Σ s(u,i)·s(u,j), common = customers holding both."""
+    from scipy import sparse
+
+    from portrait.models.recommend import cooccurrence
+
+    s = sparse.csr_matrix([[1.0, 0.5, 0.0], [0.2, 0.0, 0.0], [1.0, 1.0, 0.6]])
+    want_gram = [[1 + 0.04 + 1, 0.5 + 1, 0.6], [0.5 + 1, 0.25 + 1, 0.6], [0.6, 0.6, 0.36]]
+    want_common = [[3, 2, 1], [2, 2, 1], [1, 1, 1]]
+    for dense in (True, False):
+        gram, common = cooccurrence(s, dense=dense)
+        assert gram.toarray().ravel().tolist() == pytest.approx(sum(want_gram, []))
+        assert common.toarray().tolist() == want_common
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(st.integers(0, 39), st.integers(0, 11), st.sampled_from([0.1, 0.2, 0.5, 0.6, 1.0])),
+        max_size=120,
+        unique_by=lambda c: (c[0], c[1]),
+    )
+)
+def test_cooccurrence_is_the_same_either_way_for_any_strengths(cells):
+    from scipy import sparse
+
+    from portrait.models.recommend import cooccurrence
+
+    users, items, values = zip(*cells, strict=True) if cells else ((), (), ())
+    s = sparse.csr_matrix((list(values), (list(users), list(items))), shape=(40, 12))
+    dense_gram, dense_common = cooccurrence(s, dense=True)
+    sparse_gram, sparse_common = cooccurrence(s, dense=False)
+    assert dense_gram.toarray().ravel().tolist() == pytest.approx(sparse_gram.toarray().ravel().tolist())
+    assert (dense_gram.indptr.tolist(), dense_gram.indices.tolist()) == (
+        dense_common.indptr.tolist(),
+        dense_common.indices.tolist(),
+    )
+    assert dense_common.toarray().tolist() == sparse_common.toarray().tolist()
+
+
+@pytest.mark.parametrize(
+    ("cap", "similarity"), [(2, round(1 / math.sqrt(2), 6)), (200, round(1.6 / (math.sqrt(2) * math.sqrt(1.36)), 6))]
+)
+def test_history_cap_keeps_a_customers_strongest_products(cap, similarity):
+    """c1 bought p0 and p1 (strength 1) and put p2 in the cart (0.6); c2 bought p0 and p2. With a cap of 2,
+    c1's cart counts for nothing: p0·p2 = 1 (c2), |p0| = √2, |p2| = 1. Without: p0·p2 = 0.6 + 1, |p2| = √1.36."""
+    con = _scratch([("c1", "p0"), ("c1", "p1"), ("c2", "p0"), ("c2", "p2")], [("c1", "cart", "p2")])
+    try:
+        build_model(con, date(2024, 2, 1), RecommendConfig(min_common=1, history_cap=cap))
+        found = con.execute(
+            "SELECT similarity FROM item_neighbours WHERE product_id = 'p0' AND neighbour_id = 'p2'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert found == [(similarity,)]

@@ -49,6 +49,11 @@ def _d(day: date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
+def _before(day: date) -> str:
+    """Midnight of ``day``: ``t < it`` keeps what happened before the day without a cast per row."""
+    return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
+
+
 def _behaviour_weights(cfg: RecommendConfig) -> dict[str, float]:
     weights = {"cart": cfg.cart_weight, "fav": cfg.fav_weight, "click": cfg.click_weight, "pv": cfg.view_weight}
     return {k: float(v) for k, v in weights.items() if v > 0}
@@ -76,14 +81,14 @@ def build_model(con: duckdb.DuckDBPyConnection, cutoff: date, cfg: RecommendConf
                 SELECT COALESCE(i.customer_id, e.user_id) AS user_id, e.product_id,
                        max(CASE e.behavior_type {case or "WHEN NULL THEN 0.0"} END) AS w
                 FROM raw.events e LEFT JOIN {src}identity i USING (user_id)
-                WHERE e.product_id IS NOT NULL AND e.behavior_type IN ({kinds}) AND CAST(e.behavior_time AS DATE) < {d}
+                WHERE e.product_id IS NOT NULL AND e.behavior_type IN ({kinds}) AND e.behavior_time < {_before(cutoff)}
                 GROUP BY ALL)
             SELECT user_id, product_id,
                    CAST(greatest(CASE WHEN b.paid THEN {float(cfg.purchase_weight)!r} ELSE 0.0 END,
                                  COALESCE(a.w, 0.0)) AS DOUBLE) AS strength,
                    b.paid IS NOT NULL AS bought
             FROM bought b FULL JOIN acts a USING (user_id, product_id)
-            ORDER BY user_id, product_id""",  # sorted: one customer's rows are found without a full scan
+            ORDER BY user_id""",  # grouped by customer: one customer's rows are found without a full scan
     )
     run(
         con,
@@ -126,24 +131,26 @@ def item_neighbours(con: duckdb.DuckDBPyConnection, cfg: RecommendConfig) -> dic
     from scipy import sparse
 
     products = con.sql("SELECT product_id FROM item_catalogue ORDER BY product_id").to_arrow_table()["product_id"]
+    cap = int(cfg.history_cap)
+    # customers numbered in id order; only those with more than history_cap products are ranked
     pairs = con.execute(
         f"""WITH items AS (SELECT product_id, CAST(row_number() OVER (ORDER BY product_id) - 1 AS INTEGER) AS i
                           FROM item_catalogue),
-                 h AS (SELECT user_id, product_id, strength,
-                              row_number() OVER (PARTITION BY user_id ORDER BY strength DESC, product_id) AS r
-                       FROM customer_items WHERE strength > 0)
-            SELECT CAST(dense_rank() OVER (ORDER BY user_id) - 1 AS INTEGER) AS u, items.i, h.strength
-            FROM h JOIN items USING (product_id) WHERE h.r <= {int(cfg.history_cap)}"""
+                 held AS (SELECT user_id, count(*) AS n FROM customer_items WHERE strength > 0 GROUP BY user_id),
+                 ids AS (SELECT user_id, n, CAST(row_number() OVER (ORDER BY user_id) - 1 AS INTEGER) AS u FROM held),
+                 h AS (SELECT c.user_id, c.product_id, c.strength FROM customer_items c JOIN ids USING (user_id)
+                       WHERE c.strength > 0 AND ids.n <= {cap}
+                       UNION ALL
+                       SELECT c.user_id, c.product_id, c.strength FROM customer_items c JOIN ids USING (user_id)
+                       WHERE c.strength > 0 AND ids.n > {cap}
+                       QUALIFY row_number() OVER (PARTITION BY c.user_id ORDER BY c.strength DESC, c.product_id) <= {cap})
+            SELECT ids.u, items.i, h.strength FROM h JOIN ids USING (user_id) JOIN items USING (product_id)"""
     ).fetchnumpy()
     n_items = len(products)
     u, i, s = (np.asarray(pairs[c]) for c in ("u", "i", "strength"))
     n_users = int(u.max()) + 1 if len(u) else 0
     strengths = sparse.csr_matrix((s.astype(np.float64), (u, i)), shape=(n_users, n_items))
-    together = sparse.csr_matrix((np.ones_like(s, dtype=np.float32), (u, i)), shape=(n_users, n_items))
-    gram = (strengths.T @ strengths).tocsr()
-    common = (together.T @ together).tocsr()  # the same non-zero pattern as gram (strengths are positive)
-    gram.sort_indices()
-    common.sort_indices()
+    gram, common = cooccurrence(strengths)
     norms = np.sqrt(np.maximum(gram.diagonal(), 0.0))
     row = np.repeat(np.arange(n_items), np.diff(gram.indptr))
     col, dot = gram.indices, gram.data
@@ -178,6 +185,43 @@ def item_neighbours(con: duckdb.DuckDBPyConnection, cfg: RecommendConfig) -> dic
         "neighbour_pairs": len(row),
         "customers_in_similarity": n_users,
     }
+
+
+DENSE_ITEMS = 4000  # above this many products the co-occurrence is always computed sparse (memory)
+DENSE_RATIO = 100  # dense when users × items² is under this many times the sparse product's work
+
+
+def cooccurrence(strengths: Any, dense: bool | None = None) -> tuple[Any, Any]:
+    """Item × item sums over customers of ``strengths`` (customers × items, CSR, values > 0).
+
+    Returns ``(gram, common)`` as CSR matrices with sorted indices: ``gram[i, j]`` = Σ s(u, i)·s(u, j),
+    ``common[i, j]`` = how many customers hold both. With few products, dense blocks of customers
+    multiplied by BLAS beat the sparse product (measured at 1 M customers × 200 products: 1.7 s
+    against 16 s); ``dense`` forces a way, None chooses by the work each would do.
+    """
+    from scipy import sparse
+
+    n_users, n_items = strengths.shape
+    if dense is None:
+        per_user = np.diff(strengths.indptr).astype(np.float64)
+        dense = n_items <= DENSE_ITEMS and n_users * float(n_items) ** 2 <= DENSE_RATIO * float(per_user @ per_user)
+    if not dense:
+        together = strengths.copy()
+        together.data = np.ones_like(together.data, dtype=np.float64)
+        gram, common = (strengths.T @ strengths).tocsr(), (together.T @ together).tocsr()
+    else:
+        g = np.zeros((n_items, n_items))
+        c = np.zeros((n_items, n_items))
+        step = max(1, 8_000_000 // max(n_items, 1))  # about 64 MB of customers at a time
+        for start in range(0, n_users, step):
+            block = strengths[start : start + step].toarray()
+            g += block.T @ block
+            held = (block > 0).astype(np.float64)
+            c += held.T @ held
+        gram, common = sparse.csr_matrix(g), sparse.csr_matrix(c)
+    gram.sort_indices()
+    common.sort_indices()
+    return gram, common
 
 
 def ranked_sql(targets: str, n: int, similar: bool = True, content: bool = True) -> str:
