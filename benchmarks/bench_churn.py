@@ -130,8 +130,12 @@ def render(s: dict[str, Any]) -> str:
         f"{SECTION}",
         "",
         "Command: `PYTHONPATH=src .venv/bin/python benchmarks/bench_churn.py --customers "
-        f"{s['customers']} --runs {s['runs']} --write-docs` ({s['machine']}; the machine was shared — up to "
-        f"{(s['busy'] or 0):.0%} of its CPU busy with other work before a run).",
+        f"{s['customers']} --runs {s['runs']} --write-docs` ({s['machine']}; "
+        + (
+            f"the machine was shared: up to {s['busy']:.0%} of its CPU busy with other work before a run)."
+            if (s["busy"] or 0) >= 0.25
+            else f"at most {(s['busy'] or 0):.0%} of the CPU busy with other work before a run)."
+        ),
         "",
         f"Demo shop of {s['customers']:,} customers ({s['orders']:,} orders, {s['events']:,} events), refresh as of "
         f"{AS_OF}, `[models] churn_days = {r['horizon_days']}`; medians of {s['runs']} runs per variant, each a "
@@ -160,6 +164,14 @@ def render(s: dict[str, Any]) -> str:
             f"{m['threshold']:.2f} |"
         )
     rows.append(f"| recency alone (days since last purchase) | {r['baseline_recency_auc']:.3f} | | | | |")
+    rows.append("")
+    rows.append(
+        "The cut-off tables are the two customer tables at the training and hold-out dates: views over the "
+        "snapshot's facts cut back to each date, of which only the model's features and the label are computed. "
+        "The fit phase also computes the mutual-information and chi-square report tables (20 000-row sample) "
+        "and fits both models; the training and hold-out tables stay capped at `[models] churn_train_rows` "
+        "(200 000) rows, while the cut-off tables and the scoring grow with the customers."
+    )
     rows.append("")
     return "\n".join(rows)
 
