@@ -369,7 +369,7 @@ def _changes(con: duckdb.DuckDBPyConnection, ws: Workspace, names: list[str], as
         run(
             con,
             f"{head} FROM (SELECT user_id, tag, NULL::VARCHAR AS old_value, CAST(value AS VARCHAR) AS new_value "
-            f"FROM {_long('tag_values', names)}) ORDER BY user_id, tag",
+            f"FROM {_long('tag_values', names)})",  # in user order already: tag_values is, and the unpivot keeps it
             [as_of, snapshot_id],
         )
         return
@@ -393,7 +393,7 @@ def _changes(con: duckdb.DuckDBPyConnection, ws: Workspace, names: list[str], as
                         FROM tag_values n FULL OUTER JOIN prev.tag_values o ON n.user_id = o.user_id
                         WHERE {differs})
                   WHERE p.o IS DISTINCT FROM p.n)
-                ORDER BY user_id, tag""",
+                ORDER BY user_id""",  # grouped by customer for look-ups; readers order by snapshot and tag
             [as_of, snapshot_id],
         )
     finally:
