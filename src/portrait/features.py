@@ -24,7 +24,7 @@ def _d(as_of: date) -> str:
     return f"DATE '{as_of.isoformat()}'"
 
 
-def _before(as_of: date) -> str:
+def midnight(as_of: date) -> str:
     """A timestamp literal for midnight of ``as_of``: ``t < it`` is ``CAST(t AS DATE) < as_of`` without a cast per row."""
     return f"TIMESTAMP '{as_of.isoformat()} 00:00:00'"
 
@@ -57,7 +57,7 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     events once here, not again.
     """
     d = _d(as_of)
-    before = _before(as_of)
+    before = midnight(as_of)
     run(
         con,
         "CREATE OR REPLACE TABLE identity AS "
@@ -107,9 +107,6 @@ def build_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     )
 
 
-FACT_TABLES = ("identity", "order_facts", "order_lines", "channel_days", "visit_days")
-
-
 def facts_before(con: duckdb.DuckDBPyConnection, source: str, cutoff: date) -> None:
     """Views of the facts as of ``cutoff``, over the facts ``source`` (a database name) holds as of a later date.
 
@@ -120,16 +117,16 @@ def facts_before(con: duckdb.DuckDBPyConnection, source: str, cutoff: date) -> N
     counts there with every line it had by the later date (``build_facts`` would leave out its later lines).
     """
     src = '"' + source.replace('"', '""') + '"'
-    d, before = _d(cutoff), _before(cutoff)
-    where = {
+    d, before = _d(cutoff), midnight(cutoff)
+    where = {  # every table build_facts writes, and what of it happened before the cut-off
         "identity": "true",
         "order_facts": f"order_time < {before}",
         "order_lines": f"order_time < {before}",
         "channel_days": f"date < {d}",
         "visit_days": f"day < {d}",
     }
-    for table in FACT_TABLES:
-        run(con, f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {src}.{table} WHERE {where[table]}")
+    for table, kept in where.items():
+        run(con, f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {src}.{table} WHERE {kept}")
 
 
 def age_band_sql(age: str, edges: list[int], labels: list[str]) -> str:
@@ -217,7 +214,7 @@ def build_customer_table(
         ),
         hour_counts AS (
             SELECT user_id, CAST(hour(behavior_time) AS BIGINT) AS h, count(*) AS n FROM raw.events
-            WHERE behavior_time < {_before(as_of)} GROUP BY user_id, h
+            WHERE behavior_time < {midnight(as_of)} GROUP BY user_id, h
         ),
         visit_hours AS ({_most_frequent(f"({_follow_merges('hour_counts', ['h'], ['n'])})", "h", "visit_hour", counted=True)}),
         s AS (

@@ -100,20 +100,20 @@ def _raw_table(
     the parse numbers them (see ``BatchCleaner.parse``).
     """
     selects = []
-    for stage, _source, fields in parts:
+    for stage, source, fields in parts:
         file_index = int(stage.rsplit("_", 1)[1])
         cols = [
             f"c{fields[f.name]} AS {q(f.name)}" if f.name in fields else f"CAST(NULL AS VARCHAR) AS {q(f.name)}"
             for f in table.fields
         ]
-        row = row_number_sql(con, stage)
-        if row is None:
+        if source.lazy:
             assert len(parts) == 1 and file_index == 0, "only the one file of an import is staged lazily"
             run(
                 con,
                 f"CREATE OR REPLACE VIEW {name} AS SELECT CAST(0 AS USMALLINT) AS _file, {', '.join(cols)} FROM {stage}",
             )
             return
+        row = row_number_sql(con, stage)
         # rows carry the file's index, not its name and fingerprint: a few bytes a row instead of ~90
         selects.append(
             f"SELECT CAST({file_index} AS USMALLINT) AS _file, "
@@ -308,9 +308,8 @@ def _run(
     # every batch has parsed its rows: the staged text is no longer needed
     run(con, "DROP VIEW IF EXISTS raw_main")
     run(con, "DROP VIEW IF EXISTS raw_cust")
-    for stage in stages:
-        kind = "VIEW" if row_number_sql(con, stage) is None else "TABLE"
-        run(con, f"DROP {kind} IF EXISTS {stage}")
+    for stage, source in zip(stages, sources, strict=True):
+        run(con, f"DROP {'VIEW' if source.lazy else 'TABLE'} IF EXISTS {stage}")
     for i, (t, cleaner) in enumerate(batches):
         ready.append((t, cleaner, cleaner.clean()))
         tick("clean", i + 1, len(batches))

@@ -65,6 +65,7 @@ class Source:
     sheet: str | None = None
     notes: list[str] = field(default_factory=list)
     read_from: str | None = None  # the file DuckDB reads (a transcoded copy for non-UTF-8 CSV)
+    lazy: bool = False  # staged as a view over the CSV reader, read by the parse (see ``stage_csv``)
 
     @property
     def name(self) -> str:
@@ -72,8 +73,10 @@ class Source:
         return Path(self.path).name
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-data form for reports."""
-        return asdict(self)
+        """Plain-data form for reports (how the file was staged is not part of them)."""
+        data = asdict(self)
+        del data["lazy"]
+        return data
 
 
 def fingerprint(path: Path) -> str:
@@ -237,7 +240,7 @@ def stage_csv(
     ``stage`` is a table, or with ``lazy`` a view over the reader: the file is then read by the query
     that reads the view (the parse step of the import), and its parsing errors arise there (see
     ``csv_error``). A lazy stage has no row numbers: the rows of the table its one reader fills are
-    numbered by that table's rowid (see ``row_number_sql``). Its ``fingerprint`` is left empty for the
+    numbered by that table's rowid (see ``BatchCleaner.parse``). Its ``fingerprint`` is left empty for the
     caller to fill (the import hashes the file on a thread while the engine parses it).
     """
     _check_exists(path)
@@ -288,22 +291,20 @@ def stage_csv(
         delimiter=DELIMITERS.get(delim, delim),
         notes=["UTF-8 with BOM"] if encoding == "utf-8-sig" else [],
         read_from=str(source_path),
+        lazy=lazy,
     )
 
 
-def row_number_sql(con: duckdb.DuckDBPyConnection, stage: str) -> str | None:
+def row_number_sql(con: duckdb.DuckDBPyConnection, stage: str) -> str:
     """The expression for a staged row's number as a spreadsheet user sees it (the header is row 1).
 
     Stages of CSV files have no ``_row`` column: their rows were inserted in file order, so the row
-    id (0 for the first record) gives it. A lazy stage (a view over the CSV reader) has neither: None.
+    id (0 for the first record) gives it. (A lazy stage has neither: its rows are numbered by the parse.)
     """
     has_row = con.execute(
         "SELECT count(*) FROM duckdb_columns() WHERE table_name = ? AND column_name = '_row'", [stage]
     ).fetchone()
-    if has_row and has_row[0]:
-        return "_row"
-    is_view = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [stage]).fetchone()
-    return None if is_view and is_view[0] else "(rowid + 2)"
+    return "_row" if has_row and has_row[0] else "(rowid + 2)"
 
 
 def _literal(text: str) -> str:

@@ -36,7 +36,7 @@ from portrait import snapshots
 from portrait.config import RecommendConfig
 from portrait.engine import run, scalar
 from portrait.errors import InputError
-from portrait.features import REFUND_STATUSES
+from portrait.features import REFUND_STATUSES, midnight
 from portrait.workspace import Workspace
 
 MODEL = "recommend"
@@ -47,11 +47,6 @@ TIER_ZH = {3: "与您买过/看过的商品相似", 2: "偏好品类热销", 1: 
 
 def _d(day: date) -> str:
     return f"DATE '{day.isoformat()}'"
-
-
-def _before(day: date) -> str:
-    """Midnight of ``day``: ``t < it`` keeps what happened before the day without a cast per row."""
-    return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
 
 
 def _behaviour_weights(cfg: RecommendConfig) -> dict[str, float]:
@@ -81,7 +76,7 @@ def build_model(con: duckdb.DuckDBPyConnection, cutoff: date, cfg: RecommendConf
                 SELECT COALESCE(i.customer_id, e.user_id) AS user_id, e.product_id,
                        max(CASE e.behavior_type {case or "WHEN NULL THEN 0.0"} END) AS w
                 FROM raw.events e LEFT JOIN {src}identity i USING (user_id)
-                WHERE e.product_id IS NOT NULL AND e.behavior_type IN ({kinds}) AND e.behavior_time < {_before(cutoff)}
+                WHERE e.product_id IS NOT NULL AND e.behavior_type IN ({kinds}) AND e.behavior_time < {midnight(cutoff)}
                 GROUP BY ALL)
             SELECT user_id, product_id,
                    CAST(greatest(CASE WHEN b.paid THEN {float(cfg.purchase_weight)!r} ELSE 0.0 END,
