@@ -370,3 +370,29 @@ def test_duplicates_and_key_conflicts_follow_the_rule_for_any_rows(tmp_path_fact
     finally:
         con.close()
     assert sorted(kept) == sorted((o, p, int(a)) for (o, p), a in first.items())
+
+
+def test_sealed_columns_are_stored_without_compression(ws, write_csv, query):
+    """Sealed values (quarantined raw text, customers' personal fields) are random to a compressor: they
+    are stored as they are, so a checkpoint does not spend its time trying to compress them."""
+    rows = [[f"O{i}", f"C{i}", "2024-05-01", "-5" if i % 2 else "10", "1", "P1", "手机"] for i in range(400)]
+    import_files(ws, "orders", [_orders(write_csv, rows)])
+    customers = write_csv(
+        "c.csv",
+        [["客户ID", "客户名称", "性别", "手机号"], *[[f"C{i}", "张三", "女", f"1391234{i:04d}"] for i in range(400)]],
+    )
+    import_files(ws, "customers", [customers])
+    stored = query(
+        "SELECT DISTINCT column_name, compression FROM pragma_storage_info('quarantine') "
+        "WHERE column_name = 'raw' AND segment_type = 'VARCHAR' "
+        "UNION ALL SELECT DISTINCT column_name, compression FROM pragma_storage_info('customers') "
+        "WHERE column_name IN ('user_name', 'phone', 'gender') AND segment_type = 'VARCHAR'"
+    )
+    assert query("SELECT count(*) FROM quarantine") == [(200,)]
+    # gender (not personal) is compressed as usual
+    assert sorted(stored) == [
+        ("gender", "DICT_FSST"),
+        ("phone", "Uncompressed"),
+        ("raw", "Uncompressed"),
+        ("user_name", "Uncompressed"),
+    ]
