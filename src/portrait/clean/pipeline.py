@@ -58,12 +58,18 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
     return int(scalar(con, sql, params) or 0)
 
 
-def quartiles_by_counts(con: duckdb.DuckDBPyConnection, source: str, field: str) -> tuple[float, float] | None:
+def quartiles_by_counts(
+    con: duckdb.DuckDBPyConnection, source: str, field: str, weight: str | None = None
+) -> tuple[float, float] | None:
     """Q1 and Q3 of ``field`` in ``source`` exactly as ``quantile_cont`` computes them (linear interpolation
-    between the values at positions ⌊(n−1)p⌋ and the next), from the counts of each distinct value."""
+    between the values at positions ⌊(n−1)p⌋ and the next), from the counts of each distinct value.
+
+    ``weight`` names a column of ``source`` holding how many times each row counts (a table of value
+    counts); without it every row counts once."""
     col = q(field)
+    count = f"sum({q(weight)})" if weight else "count(*)"
     rows = con.execute(
-        f"""WITH h AS (SELECT CAST({col} AS DOUBLE) AS v, count(*) AS c FROM {source} WHERE {col} IS NOT NULL GROUP BY 1),
+        f"""WITH h AS (SELECT CAST({col} AS DOUBLE) AS v, {count} AS c FROM {source} WHERE {col} IS NOT NULL GROUP BY 1),
                  s AS (SELECT v, sum(c) OVER (ORDER BY v ROWS UNBOUNDED PRECEDING) AS stop, c FROM h),
                  n AS (SELECT sum(c) AS n FROM h),
                  pos AS (SELECT p, (n.n - 1) * p AS at, CAST(floor((n.n - 1) * p) AS BIGINT) AS lo,
@@ -511,10 +517,20 @@ class BatchCleaner:
             )
             + f" FROM {k}"
         ).fetchall()[0]
+        # one pass counts each distinct value of every field (a flag depends on the value alone): the
+        # large batches' quartiles and the flagged counts come from these few rows, not from every row
+        counts = self._t("value_counts")
+        sets = ", ".join(f"({q(n)})" for n in fields)
+        run(
+            con,
+            f"CREATE OR REPLACE TABLE {counts} AS SELECT {', '.join(q(n) for n in fields)}, count(*) AS _n "
+            f"FROM {k} GROUP BY GROUPING SETS ({sets})",
+        )
         for i, name in enumerate(fields):
             quartiles, mean, std = stats[3 * i], stats[3 * i + 1], stats[3 * i + 2]
             if not small and mean is not None:
-                quartiles = quartiles_by_counts(con, k, name)
+                # a row of another field's set holds NULL here, and NULL values are left out
+                quartiles = quartiles_by_counts(con, counts, name, weight="_n")
             col = q(name)
             if quartiles is None or mean is None:
                 self.outlier_exprs[outlier_column(name, "iqr")] = "CAST(NULL AS BOOLEAN)"
@@ -532,8 +548,11 @@ class BatchCleaner:
                 f"CASE WHEN {col} IS NULL THEN NULL ELSE ({std!r} > 0 AND ({col} < {s_low!r} OR {col} > {s_high!r})) END"
             )
         flagged = con.execute(
-            "SELECT " + ", ".join(f"count_if({expr})" for expr in self.outlier_exprs.values()) + f" FROM {k}"
+            "SELECT "
+            + ", ".join(f"sum(_n) FILTER (WHERE {expr})" for expr in self.outlier_exprs.values())
+            + f" FROM {counts}"
         ).fetchall()[0]
+        run(con, f"DROP TABLE {counts}")
         for col_name, n in zip(self.outlier_exprs, flagged, strict=False):
             self._bump(self.stats.flagged, col_name, int(n or 0))
 
