@@ -129,6 +129,8 @@ class BatchCleaner:
         self.extra: dict[str, str] = {}
         self.filled_parts: list[str] = []
         self._numbered = True  # rows came with _seq and _row (False: numbered by the parsed table's rowid)
+        self.fixed_fields: list[str] = []  # the fields whose rewrites bits of _fixed mark, in bit order
+        self.valid_rows = 0  # parsed rows breaking no rule
 
     # -- helpers -------------------------------------------------------------------------------------
     def _t(self, step: str) -> str:
@@ -171,7 +173,7 @@ class BatchCleaner:
                 )
                 fixed = "r_order_id IS NULL"
             if fixed:
-                fixes.append(f"COALESCE({fixed}, false) AS {q('fx_' + f.name)}")
+                fixes.append((f.name, f"COALESCE({fixed}, false)"))
             values.append(f"{value} AS {q(f.name)}")
             pairs.extend(rule.reasons)
         if t.name == "orders":
@@ -193,9 +195,19 @@ class BatchCleaner:
             layer = f"SELECT *, {', '.join(checks)} FROM (SELECT *, {', '.join(pres)} FROM ({layer}))"
         blank = " AND ".join(f"{q('r_' + n)} IS NULL" for n in names)
         raw_cols = ", ".join(q("r_" + n) for n in names)
+        # which fields cleaning rewrote, as one bit per field (bit i: self.fixed_fields[i]); NULL when none
+        # was, as on most rows: one narrow column instead of a flag per field
+        assert len(fixes) <= 63, "one bit per fixable field"
+        self.fixed_fields = [name for name, _ in fixes]
+        fixed_bits = (
+            f"CASE WHEN {' OR '.join(cond for _, cond in fixes)} THEN "
+            + " + ".join(f"CASE WHEN {cond} THEN {1 << i} ELSE 0 END" for i, (_, cond) in enumerate(fixes))
+            + " END"
+            if fixes
+            else "NULL"
+        )
         parsed = (
-            f"SELECT {ids}, {raw_cols}, {', '.join(values)}"
-            f"{', ' if fixes else ''}{', '.join(fixes)}, "
+            f"SELECT {ids}, {raw_cols}, {', '.join(values)}, CAST({fixed_bits} AS UBIGINT) AS _fixed, "
             f"CASE WHEN {blank} THEN ['_blank'] ELSE {reasons_expr(pairs)} END AS _reasons FROM ({layer})"
         )
         # the raw text is kept only for rows going to quarantine (as JSON), not for every row
@@ -218,10 +230,23 @@ class BatchCleaner:
     def _check_mixed_types(self) -> None:
         """Refuse a column where most values are not of the field's type: it is mis-mapped or mixed."""
         typed = [f for f in self.fields if f.kind != TEXT]
-        parts = ["count(*) AS _rows"]
+        # the one pass over every parsed row also counts what ``split`` and ``dedupe`` report: valid rows,
+        # blank rows (their _raw is empty like a valid row's) and, among valid rows, each field rewritten
+        valid = "len(_reasons) = 0"
+        parts = [
+            "count(*) AS _rows",
+            f"count(*) FILTER (WHERE {valid})",
+            f"count(*) FILTER (WHERE _raw IS NULL AND NOT {valid})",
+            *(
+                f"count(*) FILTER (WHERE _fixed IS NOT NULL AND {valid} AND _fixed & {1 << i} <> 0)"
+                for i in range(len(self.fixed_fields))
+            ),
+        ]
+        counted = len(parts)
         for f in typed:
             codes = ", ".join(sql_str(f"{f.name}:{c}") for c in TYPED_FAILS)
-            bad = f"list_has_any(_reasons, [{codes}])"
+            # a row failing a type check is quarantined, so its _raw is kept: most rows skip the list test
+            bad = f"_raw IS NOT NULL AND list_has_any(_reasons, [{codes}])"
             # non-empty = parsed + failed to parse (the raw text itself is not kept for valid rows)
             parts.append(
                 f"count({q(f.name)}) + count(*) FILTER (WHERE {bad}) AS {q('n_' + f.name)}, "
@@ -236,8 +261,12 @@ class BatchCleaner:
         ]
         self.stats.rows_read = sum(int(row[1]) for row in rows)
         self.source_rows = {row[0]: int(row[1]) for row in rows}
+        self.valid_rows = sum(int(row[2]) for row in rows)
+        self.stats.blank_rows = sum(int(row[3]) for row in rows)
+        for i, name in enumerate(self.fixed_fields):
+            self._bump(self.stats.fixed, name, sum(int(row[4 + i]) for row in rows))
         for row in rows:
-            source, rest = row[0], row[2:]
+            source, rest = row[0], row[1 + counted :]
             for i, f in enumerate(typed):
                 nonempty, bad, example = rest[3 * i], rest[3 * i + 1], rest[3 * i + 2]
                 if bad >= 3 and bad > self.cfg.mixed_type_share * nonempty:
@@ -256,7 +285,7 @@ class BatchCleaner:
 
     # -- 2. quarantine -------------------------------------------------------------------------------
     def split(self) -> None:
-        """Copy invalid rows to the batch quarantine with their raw values; count fixes on valid rows."""
+        """Copy invalid rows to the batch quarantine with their raw values; count them by reason."""
         con = self.con
         run(
             con,
@@ -268,16 +297,6 @@ class BatchCleaner:
         ).fetchall():
             self.stats.quarantined_by_reason[reason] = n
         self.stats.quarantined = _count(con, f"SELECT count(*) FROM {self._t('q')}")
-        self.stats.blank_rows = _count(con, f"SELECT count(*) FROM {self._t('p')} WHERE _reasons = ['_blank']")
-        fixed_cols = [f.name for f in self.fields if f"fx_{f.name}" in self._columns(self._t("p"))]
-        if fixed_cols:
-            counts = con.execute(
-                "SELECT "
-                + ", ".join(f"count_if({q('fx_' + n)})" for n in fixed_cols)
-                + f" FROM {self._t('p')} WHERE len(_reasons) = 0"
-            ).fetchall()[0]
-            for name, n in zip(fixed_cols, counts, strict=False):
-                self._bump(self.stats.fixed, name, int(n or 0))
 
     def _drop_parsed(self) -> None:
         """Drop the parsed rows (``p``: a table, or a view numbering the rows of table ``pn``)."""
@@ -296,7 +315,7 @@ class BatchCleaner:
         con, t = self.con, self.table
         p = self._t("p")
         names = [f.name for f in self.fields]
-        valid = _count(con, f"SELECT count(*) FROM {p} WHERE len(_reasons) = 0")
+        valid = self.valid_rows  # counted by the parse's pass over every row
         customers = t.name == "customers"
         # decide on narrow rows (sequence number, content, key) and join back: cheap even for wide tables.
         # Customers keep every distinct row (their values are folded per user below); other tables
