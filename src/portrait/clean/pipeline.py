@@ -228,48 +228,52 @@ class BatchCleaner:
         self._check_mixed_types()
 
     def _check_mixed_types(self) -> None:
-        """Refuse a column where most values are not of the field's type: it is mis-mapped or mixed."""
-        typed = [f for f in self.fields if f.kind != TEXT]
-        # the one pass over every parsed row also counts what ``split`` and ``dedupe`` report: valid rows,
-        # blank rows (their _raw is empty like a valid row's) and, among valid rows, each field rewritten
-        valid = "len(_reasons) = 0"
-        parts = [
-            "count(*) AS _rows",
-            f"count(*) FILTER (WHERE {valid})",
-            f"count(*) FILTER (WHERE _raw IS NULL AND NOT {valid})",
-            *(
-                f"count(*) FILTER (WHERE _fixed IS NOT NULL AND {valid} AND _fixed & {1 << i} <> 0)"
-                for i in range(len(self.fixed_fields))
-            ),
-        ]
-        counted = len(parts)
-        for f in typed:
-            codes = ", ".join(sql_str(f"{f.name}:{c}") for c in TYPED_FAILS)
-            # a row failing a type check is quarantined, so its _raw is kept: most rows skip the list test
-            bad = f"_raw IS NOT NULL AND list_has_any(_reasons, [{codes}])"
-            # non-empty = parsed + failed to parse (the raw text itself is not kept for valid rows)
-            parts.append(
-                f"count({q(f.name)}) + count(*) FILTER (WHERE {bad}) AS {q('n_' + f.name)}, "
-                f"count(*) FILTER (WHERE {bad}) AS {q('b_' + f.name)}, "
-                f"arg_min(json_extract_string(_raw, {sql_str('$.' + f.name)}), _seq) FILTER (WHERE {bad}) AS {q('e_' + f.name)}"
-            )
-        rows = [
-            (self.files.get(row[0], (str(row[0]), ""))[0], *row[1:])
-            for row in self.con.execute(
-                f"SELECT _file, {', '.join(parts)} FROM {self._t('p')} GROUP BY _file"
-            ).fetchall()
-        ]
-        self.stats.rows_read = sum(int(row[1]) for row in rows)
-        self.source_rows = {row[0]: int(row[1]) for row in rows}
-        self.valid_rows = sum(int(row[2]) for row in rows)
-        self.stats.blank_rows = sum(int(row[3]) for row in rows)
-        for i, name in enumerate(self.fixed_fields):
-            self._bump(self.stats.fixed, name, sum(int(row[4 + i]) for row in rows))
-        for row in rows:
-            source, rest = row[0], row[1 + counted :]
-            for i, f in enumerate(typed):
-                nonempty, bad, example = rest[3 * i], rest[3 * i + 1], rest[3 * i + 2]
+        """Refuse a column where most values are not of the field's type: it is mis-mapped or mixed.
+
+        Also counts what ``split`` and ``dedupe`` report: rows read per file, valid rows, blank rows and,
+        among valid rows, each field cleaning rewrote. Every row is read once, grouped on a few narrow
+        values; the type failures are counted on the quarantined rows alone (a failure quarantines its row).
+        """
+        p, typed = self._t("p"), [f for f in self.fields if f.kind != TEXT]
+        groups = self.con.execute(
+            f"SELECT _file, len(_reasons) = 0, _raw IS NULL, _fixed, count(*)"
+            f"{''.join(f', count({q(f.name)})' for f in typed)} FROM {p} GROUP BY ALL"
+        ).fetchall()
+        rows: Counter[int] = Counter()
+        parsed: Counter[tuple[int, str]] = Counter()  # values of a typed field that parsed, per file
+        for file, valid, clean, fixed, n, *present in groups:
+            rows[file] += n
+            for f, m in zip(typed, present, strict=True):
+                parsed[file, f.name] += m
+            if valid:
+                self.valid_rows += n
+                for i, name in enumerate(self.fixed_fields):
+                    if fixed is not None and fixed >> i & 1:
+                        self._bump(self.stats.fixed, name, n)
+            elif clean:  # a blank row: invalid, and no raw text kept
+                self.stats.blank_rows += n
+        name_of = {i: self.files.get(i, (str(i), ""))[0] for i in rows}
+        self.stats.rows_read = sum(rows.values())
+        self.source_rows = {name_of[i]: n for i, n in rows.items()}
+        if not typed:
+            return
+        fails = {
+            f.name: f"list_has_any(_reasons, [{', '.join(sql_str(f'{f.name}:{c}') for c in TYPED_FAILS)}])"
+            for f in typed
+        }
+        bad_counts = self.con.execute(
+            f"SELECT _file, {', '.join(f'count(*) FILTER (WHERE {cond})' for cond in fails.values())} "
+            f"FROM {p} WHERE _raw IS NOT NULL GROUP BY _file"
+        ).fetchall()
+        for file, *bads in bad_counts:
+            for f, bad in zip(typed, bads, strict=True):
+                nonempty = parsed[file, f.name] + bad  # parsed + failed to parse (raw text is kept only for bad rows)
                 if bad >= 3 and bad > self.cfg.mixed_type_share * nonempty:
+                    example = scalar(
+                        self.con,
+                        f"SELECT arg_min(json_extract_string(_raw, {sql_str('$.' + f.name)}), _seq) FROM {p} "
+                        f"WHERE _raw IS NOT NULL AND _file = {int(file)} AND {fails[f.name]}",
+                    )
                     kind = {
                         INT: "whole numbers",
                         NUMBER: "numbers",
@@ -279,7 +283,7 @@ class BatchCleaner:
                         BOOL: "yes/no values",
                     }[f.kind]
                     raise InputError(
-                        f"{source}: column for {f.name} mixes types — {bad} of {nonempty} values are not {kind} "
+                        f"{name_of[file]}: column for {f.name} mixes types — {bad} of {nonempty} values are not {kind} "
                         f"(e.g. '{str(example)[:30]}'); fix the column or map another column to {f.name} with --mapping"
                     )
 
