@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from portrait.clean import pipeline
 from portrait.clean.parse import NULL_TOKENS, field_rule, nulled
-from portrait.clean.pipeline import quartiles_by_counts
+from portrait.clean.pipeline import moments_by_counts, quartiles_by_counts
 from portrait.config import CleaningConfig
 from portrait.ingest.job import import_files
 from portrait.schema import TABLES
@@ -70,6 +70,28 @@ def test_quartiles_from_value_counts_equal_quantile_cont(values):
         assert got is None
     else:
         assert got == pytest.approx([float(w) for w in want], rel=1e-12, abs=1e-9)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.integers(-50, 50), st.sampled_from([9.9, 19.9, 199.0, 0.01, 1e6])),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_mean_and_sigma_from_value_counts_equal_avg_and_stddev_pop(values):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x DECIMAL(18, 2))")
+    con.executemany("INSERT INTO t VALUES (?)", [[v] for v in values])
+    con.execute("CREATE TABLE c AS SELECT x, count(*) AS n FROM t GROUP BY x")
+    want_mean, want_std = con.execute("SELECT avg(x), stddev_pop(x) FROM t").fetchall()[0]
+    mean, std = moments_by_counts(con, "c", "x", "n")
+    if want_mean is None:
+        assert mean is None and std is None
+    else:
+        assert mean == pytest.approx(want_mean, rel=1e-12, abs=1e-9)
+        assert std == pytest.approx(want_std, rel=1e-9, abs=1e-7)
 
 
 def test_large_batches_flag_the_same_outliers(ws, tmp_path, monkeypatch):

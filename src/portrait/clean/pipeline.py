@@ -95,6 +95,22 @@ def quartiles_by_counts(
     return q1, q3
 
 
+def moments_by_counts(
+    con: duckdb.DuckDBPyConnection, source: str, field: str, weight: str
+) -> tuple[float | None, float | None]:
+    """Mean and population standard deviation of ``field`` from a table of value counts (``weight``: how
+    many rows hold each value). Two passes over the few distinct values, in doubles: the same figures as
+    ``avg`` and ``stddev_pop`` over every row, to rounding."""
+    col, w = q(field), q(weight)
+    mean, std = con.execute(
+        f"""WITH h AS (SELECT CAST({col} AS DOUBLE) AS v, {w} AS c FROM {source} WHERE {col} IS NOT NULL),
+                 m AS (SELECT sum(v * c) / sum(c) AS mean, sum(c) AS n FROM h)
+            SELECT any_value(m.mean), sqrt(greatest(sum(h.c * (h.v - m.mean) ^ 2) / any_value(m.n), 0))
+            FROM h, m"""
+    ).fetchall()[0]
+    return mean, (std if mean is not None else None)
+
+
 class BatchCleaner:
     """Cleans one staged batch of ``table`` inside the scratch engine ``con``."""
 
@@ -532,16 +548,8 @@ class BatchCleaner:
         # quantile_cont holds every value in memory: past EXACT_QUANTILE_ROWS the quartiles come from the
         # column's value counts instead (as exact, and small wherever values repeat: prices, quantities)
         small = self.stats.rows_read <= EXACT_QUANTILE_ROWS
-        stats = con.execute(
-            "SELECT "
-            + ", ".join(
-                (f"quantile_cont({q(n)}, [0.25, 0.75])" if small else "NULL") + f", avg({q(n)}), stddev_pop({q(n)})"
-                for n in fields
-            )
-            + f" FROM {k}"
-        ).fetchall()[0]
         # one pass counts each distinct value of every field (a flag depends on the value alone): the
-        # large batches' quartiles and the flagged counts come from these few rows, not from every row
+        # flagged counts, and a large batch's quartiles, mean and σ, come from these few rows
         counts = self._t("value_counts")
         sets = ", ".join(f"({q(n)})" for n in fields)
         run(
@@ -549,10 +557,20 @@ class BatchCleaner:
             f"CREATE OR REPLACE TABLE {counts} AS SELECT {', '.join(q(n) for n in fields)}, count(*) AS _n "
             f"FROM {k} GROUP BY GROUPING SETS ({sets})",
         )
+        if small:
+            stats = con.execute(
+                "SELECT "
+                + ", ".join(f"quantile_cont({q(n)}, [0.25, 0.75]), avg({q(n)}), stddev_pop({q(n)})" for n in fields)
+                + f" FROM {k}"
+            ).fetchall()[0]
+        else:
+            # a row of another field's set holds NULL in this field's column, and NULL values are left out
+            stats = ()
+            for n in fields:
+                stats += (None, *moments_by_counts(con, counts, n, "_n"))
         for i, name in enumerate(fields):
             quartiles, mean, std = stats[3 * i], stats[3 * i + 1], stats[3 * i + 2]
             if not small and mean is not None:
-                # a row of another field's set holds NULL here, and NULL values are left out
                 quartiles = quartiles_by_counts(con, counts, name, weight="_n")
             col = q(name)
             if quartiles is None or mean is None:
