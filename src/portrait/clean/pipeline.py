@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from duckdb.sqltypes import VARCHAR
 
 from portrait.clean import regions
 from portrait.clean.normalize import CLOSED_MAPS, map_expr, synonym_expr, value_map_for
@@ -454,29 +455,37 @@ class BatchCleaner:
     def _regions(self, text_sql: str, source_field: str, targets: dict[str, str]) -> None:
         """Look up the distinct region texts once; the lookup joins into the final table."""
         con, k = self.con, self._t("kf")
-        distinct = [
-            r[0] for r in con.execute(f"SELECT DISTINCT {text_sql} FROM {k} WHERE {text_sql} IS NOT NULL").fetchall()
-        ]
-        found = regions.normalize_regions(distinct)
-        hits = [found.get(v) for v in distinct]
-        lookup = pa.table(
-            {
-                "_lk_raw": pa.array(distinct, pa.string()),
-                "_lk_province": pa.array([h.province if h else None for h in hits], pa.string()),
-                "_lk_city": pa.array([h.city if h else None for h in hits], pa.string()),
-                "_lk_tier": pa.array([h.tier if h else regions.TIER_UNKNOWN for h in hits], pa.string()),
-                "_lk_canonical": pa.array(
-                    [h.province + ("" if h.city in (None, h.province) else h.city) if h else None for h in hits],
-                    pa.string(),
-                ),
-            }
-        )
         name = self._t(f"region{len(self.region_joins)}")
-        con.register("_region_arrow", lookup)
+        memo: dict[str, list[str | None]] = {}
+
+        def look_up(text: str) -> list[str | None]:
+            # [province, city, tier, canonical name]; each distinct text is normalised once
+            if text not in memo:
+                hit = regions.normalize_region(text)
+                memo[text] = (
+                    [
+                        hit.province,
+                        hit.city,
+                        hit.tier,
+                        hit.province + ("" if hit.city in (None, hit.province) else hit.city),
+                    ]
+                    if hit
+                    else [None, None, regions.TIER_UNKNOWN, None]
+                )
+            return memo[text]
+
+        # a Python function the engine calls on each distinct text: no list of values goes through Python
+        udf = f"_portrait_{name}"
+        con.create_function(udf, look_up, [VARCHAR], duckdb.list_type(VARCHAR), type="native", side_effects=True)
         try:
-            run(con, f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _region_arrow")
+            run(
+                con,
+                f"CREATE OR REPLACE TABLE {name} AS SELECT _lk_raw, r[1] AS _lk_province, r[2] AS _lk_city, "
+                f"r[3] AS _lk_tier, r[4] AS _lk_canonical FROM (SELECT _lk_raw, {udf}(_lk_raw) AS r FROM "
+                f"(SELECT DISTINCT {text_sql} AS _lk_raw FROM {k} WHERE {text_sql} IS NOT NULL))",
+            )
         finally:
-            con.unregister("_region_arrow")
+            con.remove_function(udf)
         counts = con.execute(
             f"SELECT count_if(_lk_province IS NOT NULL AND _lk_raw <> _lk_canonical), count_if(_lk_province IS NULL) "
             f"FROM {k} JOIN {name} ON _lk_raw = ({text_sql})"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
+from duckdb.sqltypes import VARCHAR
 
 from portrait.clean.identity import MergeOutcome, merge_identities
 from portrait.clean.parse import q, sql_str
@@ -167,36 +167,24 @@ def _load(
     )
     stats.accepted = scalar(con, f"SELECT count(*) FROM {target}") - before  # type: ignore[index]
     # quarantine: raw values are sealed (they may hold personal data); same file + row is kept once.
-    # Sealing is per value (Python), loading is one set-based insert from an Arrow batch.
+    # Sealing is per value, by a Python function the engine calls on each new row as it inserts them.
     files = ", ".join(f"({i}, {sql_str(name)}, {sql_str(fp)})" for i, (name, fp) in sorted(file_names.items()))
     quarantine = (
         f"(SELECT f._source, f._fp, x.* EXCLUDE (_file) FROM {quarantine} x "
         f"JOIN (VALUES {files}) f(_file, _source, _fp) USING (_file))"
     )
-    new_rows = con.sql(
-        f"SELECT _fp, _row, raw FROM {quarantine} qq WHERE NOT EXISTS ("
-        f"SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} AND w.fingerprint = qq._fp "
-        f"AND w.source_row = qq._row AND w.reasons = qq._reasons) ORDER BY _fp, _row"
-    ).to_arrow_table()
-    if new_rows.num_rows:
-        sealed = pa.table(
-            {
-                "_fp": new_rows.column("_fp"),
-                "_row": new_rows.column("_row"),
-                "sealed": pa.array(ws.vault.encrypt_many(new_rows.column("raw").to_pylist()), pa.string()),
-            }
+    seal = "_portrait_seal"
+    con.create_function(seal, ws.vault.encrypt, [VARCHAR], VARCHAR, type="native", side_effects=True)
+    try:
+        run(
+            con,
+            f"INSERT INTO wh.quarantine SELECT {import_id}, {sql_str(table.name)}, qq._source, qq._fp, qq._row, "
+            f"qq._reasons, {seal}(qq.raw), now()::TIMESTAMP FROM {quarantine} qq "
+            f"WHERE NOT EXISTS (SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} "
+            f"AND w.fingerprint = qq._fp AND w.source_row = qq._row AND w.reasons = qq._reasons) ORDER BY qq._fp, qq._row",
         )
-        con.register("_sealed_quarantine", sealed)
-        try:
-            run(
-                con,
-                f"INSERT INTO wh.quarantine SELECT {import_id}, {sql_str(table.name)}, qq._source, qq._fp, qq._row, "
-                f"qq._reasons, s.sealed, now()::TIMESTAMP FROM {quarantine} qq JOIN _sealed_quarantine s USING (_fp, _row) "
-                f"WHERE NOT EXISTS (SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} "
-                f"AND w.fingerprint = qq._fp AND w.source_row = qq._row AND w.reasons = qq._reasons)",
-            )
-        finally:
-            con.unregister("_sealed_quarantine")
+    finally:
+        con.remove_function(seal)
 
 
 def import_files(
