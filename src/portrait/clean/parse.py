@@ -94,23 +94,26 @@ def nulled(column: str) -> str:
 @dataclass
 class FieldRule:
     """The SQL pieces for one field: a pre-parsed value computed once (``pre``, as column ``t_<field>``),
-    the typed value, the reasons to quarantine, and 'was rewritten'."""
+    the typed value, the reasons to quarantine, and 'was rewritten'. ``first``, when set, is a plain
+    cast computed before ``pre`` as column ``d_<field>``, which ``pre`` and ``fixed`` both read."""
 
     value: str
     reasons: list[tuple[str, str]]  # (condition, code)
     fixed: str | None = None
     pre: str | None = None
+    first: str | None = None
 
 
-def _number(v: str) -> str:
-    # the regular expression runs only on values that are not plain numbers already
-    return f"COALESCE(TRY_CAST({v} AS DOUBLE), TRY_CAST(regexp_replace({v}, '{NUMBER_NOISE}', '', 'g') AS DOUBLE))"
+def _number(v: str, plain: str) -> str:
+    # the regular expression runs only on values that are not plain numbers already (``plain``: their cast)
+    return f"COALESCE({plain}, TRY_CAST(regexp_replace({v}, '{NUMBER_NOISE}', '', 'g') AS DOUBLE))"
 
 
 def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
     """Return the parse/validate SQL of ``field`` whose nulled raw text is column ``raw``.
 
-    ``pre`` reads only ``raw``; ``value``, ``reasons`` and ``fixed`` read ``raw`` and ``t_<field>``.
+    ``first`` reads only ``raw``; ``pre`` reads ``raw`` and ``d_<field>``; ``value``, ``reasons`` and
+    ``fixed`` read ``raw``, ``d_<field>`` and ``t_<field>``.
     """
     v = q(raw)
     name = field.name
@@ -121,7 +124,10 @@ def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
     if field.kind == TEXT:
         return FieldRule(v, reasons)
     if field.kind in (INT, NUMBER, MONEY):
-        pre = _number(v)
+        # the plain cast is made once: the parse falls back on it, and "rewritten" is where it failed
+        plain = q("d_" + name)
+        first = f"TRY_CAST({v} AS DOUBLE)"
+        pre = _number(v, plain)
         reasons.append((f"{v} IS NOT NULL AND {t} IS NULL", f"{name}:unparseable_number"))
         if field.kind == INT:
             reasons.append((f"{t} IS NOT NULL AND {t} <> floor({t})", f"{name}:not_whole_number"))
@@ -138,8 +144,8 @@ def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
             reasons.append((f"{t} < {low}", f"{name}:{code}"))
         if high is not None:
             reasons.append((f"{t} > {high}", f"{name}:out_of_range"))
-        fixed = f"{t} IS NOT NULL AND TRY_CAST({v} AS DOUBLE) IS NULL"
-        return FieldRule(value, reasons, fixed, pre)
+        fixed = f"{t} IS NOT NULL AND {plain} IS NULL"
+        return FieldRule(value, reasons, fixed, pre, first)
     if field.kind in (TIMESTAMP, DATE):
         pre = timestamp_expr(v)
         shaped = f"regexp_matches({v}, '{DATE_SHAPE}')"

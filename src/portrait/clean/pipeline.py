@@ -162,9 +162,11 @@ class BatchCleaner:
         """Type every field, collect the reasons that quarantine a row, hash its key and content (one pass)."""
         con, t = self.con, self.table
         nulls = ", ".join(f"{nulled(f.name)} AS {q('r_' + f.name)}" for f in self.fields)
-        values, fixes, pairs, pres, checks = [], [], [], [], []
+        values, fixes, pairs, pres, checks, firsts = [], [], [], [], [], []
         for f in self.fields:
             rule = field_rule(f, "r_" + f.name, self.cfg)
+            if rule.first:
+                firsts.append(f"{rule.first} AS {q('d_' + f.name)}")
             if rule.pre:
                 # parse once per value: the typed value, reasons and fixes read the parsed column
                 pres.append(f"{rule.pre} AS {q('u_' + f.name)}")
@@ -208,6 +210,8 @@ class BatchCleaner:
         numbered = self._numbered = "_row" in self._columns(self.raw)
         ids = "_file, _seq, _row" if numbered else "_file"
         layer = f"SELECT {ids}, {nulls} FROM {self.raw}"
+        if firsts:
+            layer = f"SELECT *, {', '.join(firsts)} FROM ({layer})"
         if pres:
             layer = f"SELECT *, {', '.join(checks)} FROM (SELECT *, {', '.join(pres)} FROM ({layer}))"
         blank = " AND ".join(f"{q('r_' + n)} IS NULL" for n in names)
