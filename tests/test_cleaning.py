@@ -396,3 +396,20 @@ def test_sealed_columns_are_stored_without_compression(ws, write_csv, query):
         ("raw", "Uncompressed"),
         ("user_name", "Uncompressed"),
     ]
+
+
+def test_yes_no_words_parse_and_an_unknown_word_quarantines_its_row(ws, write_csv, query):
+    header = [*ORDER_HEADER, "是否用券"]
+    words = {"O1": "是", "O2": "否", "O3": "TRUE", "O4": " no ", "O5": "用券", "O6": "", "O7": "也许"}
+    rows = [[oid, "C1", "2024-05-01", "10", "1", "P1", "手机", w] for oid, w in words.items()]
+    report = import_files(ws, "orders", [write_csv("o.csv", [header, *rows])])
+    assert report.tables["orders"]["quarantined_by_reason"] == {"coupon_used:unparseable_bool": 1}
+    assert query("SELECT order_id, coupon_used FROM orders ORDER BY order_id") == [
+        ("O1", True),
+        ("O2", False),
+        ("O3", True),
+        ("O4", False),
+        ("O5", True),
+        ("O6", None),
+    ]
+    assert query("SELECT source_row, reasons FROM quarantine") == [(8, ["coupon_used:unparseable_bool"])]

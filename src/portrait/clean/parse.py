@@ -168,9 +168,10 @@ def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
             + " "
             + " ".join(f"WHEN {sql_str(w)} THEN false" for w in FALSE_WORDS)
         )
-        value = f"(CASE lower({v}) {whens} END)"
-        reasons.append((f"{v} IS NOT NULL AND ({value}) IS NULL", f"{name}:unparseable_bool"))
-        return FieldRule(value, reasons)
+        # parsed once (as ``pre``): the value and the reason both read it
+        pre = f"(CASE lower({v}) {whens} END)"
+        reasons.append((f"{v} IS NOT NULL AND {t} IS NULL", f"{name}:unparseable_bool"))
+        return FieldRule(t, reasons, pre=pre)
     raise AssertionError(f"unknown field kind {field.kind}")
 
 
