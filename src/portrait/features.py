@@ -11,6 +11,7 @@ from datetime import date
 
 import duckdb
 
+from portrait.clean.parse import q
 from portrait.config import PortraitConfig
 from portrait.engine import run
 from portrait.schema import CHANNELS
@@ -116,7 +117,7 @@ def facts_before(con: duckdb.DuckDBPyConnection, source: str, cutoff: date) -> N
     difference from :func:`build_facts` at ``cutoff``: an order whose first line falls before the cut-off
     counts there with every line it had by the later date (``build_facts`` would leave out its later lines).
     """
-    src = '"' + source.replace('"', '""') + '"'
+    src = q(source)
     d, before = _d(cutoff), midnight(cutoff)
     where = {  # every table build_facts writes, and what of it happened before the cut-off
         "identity": "true",

@@ -71,25 +71,18 @@ class Vault:
 
     def encrypt(self, value: str | None) -> str | None:
         """Return an opaque token for ``value`` (random nonce: equal values give different tokens)."""
-        if value is None:
-            return None
-        nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, value.encode("utf-8"), None)
-        return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+        return None if value is None else self._token(os.urandom(12), value)
+
+    def _token(self, nonce: bytes, value: str) -> str:
+        return "v1:" + base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, value.encode("utf-8"), None)).decode(
+            "ascii"
+        )
 
     def encrypt_many(self, values: Iterable[str | None]) -> list[str | None]:
         """Encrypt a column of values (as :meth:`encrypt` does, with the nonces drawn in one call)."""
         values = list(values)
         nonces = os.urandom(12 * len(values))
-        seal, b64 = self._aead.encrypt, base64.urlsafe_b64encode
-        out: list[str | None] = []
-        for i, value in enumerate(values):
-            if value is None:
-                out.append(None)
-                continue
-            nonce = nonces[12 * i : 12 * i + 12]
-            out.append("v1:" + b64(nonce + seal(nonce, value.encode("utf-8"), None)).decode("ascii"))
-        return out
+        return [None if v is None else self._token(nonces[12 * i : 12 * i + 12], v) for i, v in enumerate(values)]
 
     def decrypt(self, token: str | None) -> str | None:
         """Return the clear value of a token made by :meth:`encrypt`."""

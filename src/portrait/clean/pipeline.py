@@ -20,7 +20,7 @@ from portrait.clean import regions
 from portrait.clean.normalize import CLOSED_MAPS, map_expr, synonym_expr, value_map_for
 from portrait.clean.parse import field_rule, nulled, plausible_timestamp, q, reasons_expr, sql_str
 from portrait.config import PortraitConfig
-from portrait.engine import run, scalar
+from portrait.engine import python_function, run, scalar
 from portrait.errors import InputError
 from portrait.privacy import Vault
 from portrait.schema import BOOL, DATE, HASHED_FIELDS, INT, MONEY, NUMBER, SQL_TYPES, TEXT, TIMESTAMP, Table
@@ -479,17 +479,13 @@ class BatchCleaner:
             return memo[text]
 
         # a Python function the engine calls on each distinct text: no list of values goes through Python
-        udf = f"_portrait_{name}"
-        con.create_function(udf, look_up, [VARCHAR], duckdb.list_type(VARCHAR), type="native", side_effects=True)
-        try:
+        with python_function(con, f"_portrait_{name}", look_up, [VARCHAR], duckdb.list_type(VARCHAR)) as udf:
             run(
                 con,
                 f"CREATE OR REPLACE TABLE {name} AS SELECT _lk_raw, r[1] AS _lk_province, r[2] AS _lk_city, "
                 f"r[3] AS _lk_tier, r[4] AS _lk_canonical FROM (SELECT _lk_raw, {udf}(_lk_raw) AS r FROM "
                 f"(SELECT DISTINCT {text_sql} AS _lk_raw FROM {k} WHERE {text_sql} IS NOT NULL))",
             )
-        finally:
-            con.remove_function(udf)
         counts = con.execute(
             f"SELECT count_if(_lk_province IS NOT NULL AND _lk_raw <> _lk_canonical), count_if(_lk_province IS NULL) "
             f"FROM {k} JOIN {name} ON _lk_raw = ({text_sql})"

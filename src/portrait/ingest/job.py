@@ -23,7 +23,7 @@ from duckdb.sqltypes import VARCHAR
 from portrait.clean.identity import MergeOutcome, merge_identities
 from portrait.clean.parse import q, sql_str
 from portrait.clean.pipeline import BatchCleaner, TableStats
-from portrait.engine import run, scalar
+from portrait.engine import python_function, run, scalar
 from portrait.errors import InputError, PortraitError, WorkspaceError
 from portrait.ingest import readers
 from portrait.ingest.mapping import ColumnMap, map_columns, read_mapping_file
@@ -173,9 +173,7 @@ def _load(
         f"(SELECT f._source, f._fp, x.* EXCLUDE (_file) FROM {quarantine} x "
         f"JOIN (VALUES {files}) f(_file, _source, _fp) USING (_file))"
     )
-    seal = "_portrait_seal"
-    con.create_function(seal, ws.vault.encrypt, [VARCHAR], VARCHAR, type="native", side_effects=True)
-    try:
+    with python_function(con, "_portrait_seal", ws.vault.encrypt, [VARCHAR], VARCHAR) as seal:
         run(
             con,
             f"INSERT INTO wh.quarantine SELECT {import_id}, {sql_str(table.name)}, qq._source, qq._fp, qq._row, "
@@ -183,8 +181,6 @@ def _load(
             f"WHERE NOT EXISTS (SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} "
             f"AND w.fingerprint = qq._fp AND w.source_row = qq._row AND w.reasons = qq._reasons) ORDER BY qq._fp, qq._row",
         )
-    finally:
-        con.remove_function(seal)
 
 
 def import_files(

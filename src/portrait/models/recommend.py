@@ -133,13 +133,13 @@ def item_neighbours(con: duckdb.DuckDBPyConnection, cfg: RecommendConfig) -> dic
                           FROM item_catalogue),
                  held AS (SELECT user_id, count(*) AS n FROM customer_items WHERE strength > 0 GROUP BY user_id),
                  ids AS (SELECT user_id, n, CAST(row_number() OVER (ORDER BY user_id) - 1 AS INTEGER) AS u FROM held),
-                 h AS (SELECT c.user_id, c.product_id, c.strength FROM customer_items c JOIN ids USING (user_id)
+                 h AS (SELECT ids.u, c.product_id, c.strength FROM customer_items c JOIN ids USING (user_id)
                        WHERE c.strength > 0 AND ids.n <= {cap}
                        UNION ALL
-                       SELECT c.user_id, c.product_id, c.strength FROM customer_items c JOIN ids USING (user_id)
+                       SELECT ids.u, c.product_id, c.strength FROM customer_items c JOIN ids USING (user_id)
                        WHERE c.strength > 0 AND ids.n > {cap}
                        QUALIFY row_number() OVER (PARTITION BY c.user_id ORDER BY c.strength DESC, c.product_id) <= {cap})
-            SELECT ids.u, items.i, h.strength FROM h JOIN ids USING (user_id) JOIN items USING (product_id)"""
+            SELECT h.u, items.i, h.strength FROM h JOIN items USING (product_id)"""
     ).fetchnumpy()
     n_items = len(products)
     u, i, s = (np.asarray(pairs[c]) for c in ("u", "i", "strength"))
