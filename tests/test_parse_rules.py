@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portrait.clean import pipeline
-from portrait.clean.parse import NULL_TOKENS, field_rule, nulled
+from portrait.clean.parse import FALSE_WORDS, NULL_TOKENS, NUMBER_NOISE, TRUE_WORDS, field_rule, nulled, q
 from portrait.clean.pipeline import moments_by_counts, quartiles_by_counts
 from portrait.config import CleaningConfig
 from portrait.ingest.job import import_files
@@ -35,6 +35,60 @@ def test_null_tokens_are_exactly_the_blank_and_null_like_values(text):
         assert got is None
     else:
         assert got == text.strip(" ")
+
+
+def _early_layers(table: str, name: str, text: str) -> tuple[object, ...]:
+    """(text is null-like, plain cast, parsed value) of one text as the parse computes them: the early parse
+    of the text as written, the null-token test only where it fails, then the plain cast and the parse."""
+    field = next(f for f in TABLES[table].fields if f.name == name)
+    rule = field_rule(field, "r_" + name, CleaningConfig())
+    assert rule.early and rule.pre
+    first = rule.first or "NULL"
+    sql = (
+        f"SELECT r_{name} IS NULL, d_{name}, CAST({rule.pre} AS VARCHAR) FROM (SELECT *, {first} AS d_{name} FROM ("
+        f"SELECT CASE WHEN {rule.early_ok} THEN {q(name)} ELSE {nulled(name)} END AS r_{name}, z_{name} FROM ("
+        f"SELECT *, {rule.early} AS z_{name} FROM (SELECT ? AS {q(name)}))))"
+    )
+    return tuple(CON.execute(sql, [text]).fetchall()[0])
+
+
+def _same(a: object, b: object) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)  # NaN is NaN
+
+
+NUMBER_TEXT = st.one_of(
+    st.sampled_from(
+        list(NULL_TOKENS) + [t.upper() for t in NULL_TOKENS] + [" nan", "NaN ", "-nan", "inf", "-Infinity"]
+    ),
+    st.text(st.sampled_from(list("0123456789.,-+ e\tnaNIfi¥元x")), max_size=10),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2).map(lambda d: f" {d}" if d > 1 else str(d)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NUMBER_TEXT)
+def test_a_number_read_as_written_parses_as_its_null_tested_text_does(text):
+    # reference: every text null-tested first, then cast, then the noise-stripping fallback
+    ref = f"SELECT r IS NULL, d, CAST(COALESCE(d, TRY_CAST(regexp_replace(r, '{NUMBER_NOISE}', '', 'g') AS DOUBLE)) AS VARCHAR) FROM (SELECT r, TRY_CAST(r AS DOUBLE) AS d FROM (SELECT {nulled('x')} AS r FROM (SELECT ? AS x)))"
+    want = CON.execute(ref, [text]).fetchall()[0]
+    got = _early_layers("orders", "amount", text)
+    assert all(_same(g, w) for g, w in zip(got, want, strict=True)), (text, got, want)
+
+
+WORDS = [*TRUE_WORDS, *FALSE_WORDS, *NULL_TOKENS]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(WORDS), st.sampled_from(["", " ", "  "]), st.sampled_from(["", " "]), st.booleans())
+def test_a_yes_no_word_read_as_written_parses_as_its_null_tested_text_does(word, before, after, upper):
+    text = before + (word.upper() if upper else word) + after
+    whens = (
+        " ".join(f"WHEN '{w}' THEN true" for w in TRUE_WORDS)
+        + " "
+        + " ".join(f"WHEN '{w}' THEN false" for w in FALSE_WORDS)
+    )
+    ref = f"SELECT r IS NULL, NULL, CAST(CASE lower(r) {whens} END AS VARCHAR) FROM (SELECT {nulled('x')} AS r FROM (SELECT ? AS x))"
+    assert _early_layers("orders", "coupon_used", text) == CON.execute(ref, [text]).fetchall()[0]
 
 
 def _fixed(kind_table: str, field_name: str, text: str) -> bool:

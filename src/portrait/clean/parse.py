@@ -93,15 +93,22 @@ def nulled(column: str) -> str:
 
 @dataclass
 class FieldRule:
-    """The SQL pieces for one field: a pre-parsed value computed once (``pre``, as column ``t_<field>``),
-    the typed value, the reasons to quarantine, and 'was rewritten'. ``first``, when set, is a plain
-    cast computed before ``pre`` as column ``d_<field>``, which ``pre`` and ``fixed`` both read."""
+    """The SQL pieces for one field, computed in layers (each reads the columns of the ones before).
+
+    ``early`` (optional) reads the field's text as the file has it and is kept as column ``z_<field>``:
+    where ``early_ok`` (over ``z_<field>``) holds, the text is taken as it is and the null-token test
+    (:func:`nulled`) is skipped. ``first`` (optional) is a plain cast kept as ``d_<field>``; ``pre`` a
+    pre-parsed value kept as ``u_<field>`` (checked into ``t_<field>``). The typed ``value``, the
+    ``reasons`` to quarantine and ``fixed`` (was rewritten) read them.
+    """
 
     value: str
     reasons: list[tuple[str, str]]  # (condition, code)
     fixed: str | None = None
     pre: str | None = None
     first: str | None = None
+    early: str | None = None
+    early_ok: str | None = None
 
 
 def _number(v: str, plain: str) -> str:
@@ -112,12 +119,14 @@ def _number(v: str, plain: str) -> str:
 def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
     """Return the parse/validate SQL of ``field`` whose nulled raw text is column ``raw``.
 
-    ``first`` reads only ``raw``; ``pre`` reads ``raw`` and ``d_<field>``; ``value``, ``reasons`` and
-    ``fixed`` read ``raw``, ``d_<field>`` and ``t_<field>``.
+    ``early`` reads only the file's text (column ``<field>``); ``first`` reads ``raw`` and ``z_<field>``;
+    ``pre`` reads those and ``d_<field>``; ``value``, ``reasons`` and ``fixed`` read ``raw``,
+    ``d_<field>`` and ``t_<field>``.
     """
     v = q(raw)
     name = field.name
     t = q("t_" + name)
+    z = q("z_" + name)
     reasons: list[tuple[str, str]] = []
     if field.required:
         reasons.append((f"{v} IS NULL", f"{name}:missing"))
@@ -126,7 +135,10 @@ def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
     if field.kind in (INT, NUMBER, MONEY):
         # the plain cast is made once: the parse falls back on it, and "rewritten" is where it failed
         plain = q("d_" + name)
-        first = f"TRY_CAST({v} AS DOUBLE)"
+        # most values are plain numbers: cast as written (the cast allows spaces around them), and only
+        # the others are tested for null tokens and cast again (NaN and ±inf are text to look at: 'nan')
+        early, early_ok = f"TRY_CAST({q(name)} AS DOUBLE)", f"isfinite({z})"
+        first = f"CASE WHEN {early_ok} THEN {z} ELSE TRY_CAST({v} AS DOUBLE) END"
         pre = _number(v, plain)
         reasons.append((f"{v} IS NOT NULL AND {t} IS NULL", f"{name}:unparseable_number"))
         if field.kind == INT:
@@ -145,7 +157,7 @@ def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
         if high is not None:
             reasons.append((f"{t} > {high}", f"{name}:out_of_range"))
         fixed = f"{t} IS NOT NULL AND {plain} IS NULL"
-        return FieldRule(value, reasons, fixed, pre, first)
+        return FieldRule(value, reasons, fixed, pre, first, early, early_ok)
     if field.kind in (TIMESTAMP, DATE):
         pre = timestamp_expr(v)
         shaped = f"regexp_matches({v}, '{DATE_SHAPE}')"
@@ -168,10 +180,12 @@ def field_rule(field: Field, raw: str, cfg: CleaningConfig) -> FieldRule:
             + " "
             + " ".join(f"WHEN {sql_str(w)} THEN false" for w in FALSE_WORDS)
         )
-        # parsed once (as ``pre``): the value and the reason both read it
-        pre = f"(CASE lower({v}) {whens} END)"
+        # the word as written is looked up first; only text that is no yes/no word is tested for null
+        # tokens and looked up again. Parsed once (as ``pre``): the value and the reason both read it
+        early = f"(CASE lower({q(name)}) {whens} END)"
+        pre = f"COALESCE({z}, CASE lower({v}) {whens} END)"
         reasons.append((f"{v} IS NOT NULL AND {t} IS NULL", f"{name}:unparseable_bool"))
-        return FieldRule(t, reasons, pre=pre)
+        return FieldRule(t, reasons, pre=pre, early=early, early_ok=f"{z} IS NOT NULL")
     raise AssertionError(f"unknown field kind {field.kind}")
 
 

@@ -161,10 +161,18 @@ class BatchCleaner:
     def parse(self) -> None:
         """Type every field, collect the reasons that quarantine a row, hash its key and content (one pass)."""
         con, t = self.con, self.table
-        nulls = ", ".join(f"{nulled(f.name)} AS {q('r_' + f.name)}" for f in self.fields)
+        rules = {f.name: field_rule(f, "r_" + f.name, self.cfg) for f in self.fields}
+        # a field read as written where its early parse succeeds (see FieldRule): no null-token test there
+        earlies = [f"{r.early} AS {q('z_' + n)}" for n, r in rules.items() if r.early]
+        nulls = ", ".join(
+            f"CASE WHEN {r.early_ok} THEN {q(n)} ELSE {nulled(n)} END AS {q('r_' + n)}, {q('z_' + n)}"
+            if r.early
+            else f"{nulled(n)} AS {q('r_' + n)}"
+            for n, r in rules.items()
+        )
         values, fixes, pairs, pres, checks, firsts = [], [], [], [], [], []
         for f in self.fields:
-            rule = field_rule(f, "r_" + f.name, self.cfg)
+            rule = rules[f.name]
             if rule.first:
                 firsts.append(f"{rule.first} AS {q('d_' + f.name)}")
             if rule.pre:
@@ -209,7 +217,8 @@ class BatchCleaner:
         # line a spreadsheet user sees (the header is row 1); _seq = _row for the import's file 0
         numbered = self._numbered = "_row" in self._columns(self.raw)
         ids = "_file, _seq, _row" if numbered else "_file"
-        layer = f"SELECT {ids}, {nulls} FROM {self.raw}"
+        source = f"(SELECT *, {', '.join(earlies)} FROM {self.raw})" if earlies else self.raw
+        layer = f"SELECT {ids}, {nulls} FROM {source}"
         if firsts:
             layer = f"SELECT *, {', '.join(firsts)} FROM ({layer})"
         if pres:
