@@ -37,6 +37,13 @@ def test_null_tokens_are_exactly_the_blank_and_null_like_values(text):
         assert got == text.strip(" ")
 
 
+def test_the_null_token_test_stays_a_row_by_row_expression():
+    # an IN list the optimiser turns into a join would cost a join per column and lose the file order
+    # the parse keeps (rows are numbered by it)
+    plan = CON.execute(f"EXPLAIN SELECT {nulled('x')} FROM (SELECT 'a' AS x)").fetchall()[0][1]
+    assert "JOIN" not in plan.upper()
+
+
 def _early_layers(table: str, name: str, text: str) -> tuple[object, ...]:
     """(text is null-like, plain cast, parsed value) of one text as the parse computes them: the early parse
     of the text as written, the null-token test only where it fails, then the plain cast and the parse."""

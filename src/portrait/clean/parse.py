@@ -76,18 +76,21 @@ def _token_starts() -> str:
 def nulled(column: str) -> str:
     """Trimmed text, or NULL for blanks and null-like tokens.
 
-    (Measured on DuckDB: a regular expression behind a length gate costs about what ``trim`` does,
-    and half that again behind a gate on the first character, since ids, numbers and dates never
-    start like a token; ``IN (…)`` and ``list_contains`` turn into a join per column and cost
-    several times more. ``trim`` itself copies every string: it runs only where a space is at
-    either end, which costs a quarter as much.)
+    (Measured on DuckDB: only text that is empty, starts like a token or a space, or ends with a
+    space can change, and ids, numbers, dates and words rarely do; testing the first code point and
+    the last character sends the rest through unchanged, cheaper than testing the length and both
+    ends of every value. Behind that gate, a regular expression behind a length gate costs about what
+    ``trim`` does; ``IN (…)`` over the tokens and ``list_contains`` turn into a join per column and
+    cost several times more. The code-point ``IN`` standing alone in a condition becomes a join too,
+    and a join loses the rows' file order; inside an ``OR`` it stays a comparison. ``trim`` copies
+    every string, so it runs only where a space is at either end.)
     """
     col = q(column)
     tokens = "|".join(re.escape(t) for t in NULL_TOKENS if t)
     return (
-        f"CASE WHEN strlen({col}) <= 12 AND (strlen({col}) = 0 OR ord({col}) IN ({_token_starts()})) "
-        f"AND regexp_full_match(lower({col}), '\\s*({tokens})?\\s*') THEN NULL "
-        f"WHEN starts_with({col}, ' ') OR ends_with({col}, ' ') THEN trim({col}) ELSE {col} END"
+        f"CASE WHEN strlen({col}) = 0 OR ord({col}) IN ({_token_starts()}) OR ends_with({col}, ' ') THEN ("
+        f"CASE WHEN strlen({col}) <= 12 AND regexp_full_match(lower({col}), '\\s*({tokens})?\\s*') THEN NULL "
+        f"WHEN starts_with({col}, ' ') OR ends_with({col}, ' ') THEN trim({col}) ELSE {col} END) ELSE {col} END"
     )
 
 
