@@ -157,6 +157,46 @@ def test_reimport_changed_order_updates_it(ws, write_csv, query):
     assert query("SELECT status FROM orders") == [("refunded",)]
 
 
+def test_reimport_compares_order_values_not_a_stored_hash(ws, write_csv, query):
+    line = ["O1", "C1", "2024-05-01", "100", "1", "P1", "手机"]
+    import_files(ws, "orders", [_orders(write_csv, [line, ["O2", "C1", "2024-05-02", "5", "1", "P2", "壳"]])])
+    # the same line again is unchanged; a line with another quantity is updated
+    again = import_files(
+        ws, "orders", [_orders(write_csv, [line, ["O2", "C1", "2024-05-02", "5", "2", "P2", "壳"]], "b.csv")]
+    )
+    assert (again.tables["orders"]["unchanged"], again.tables["orders"]["updated"]) == (1, 1)
+    assert query("SELECT order_id, quantity FROM orders ORDER BY 1") == [("O1", 1), ("O2", 2)]
+    assert "_content_hash" not in {
+        r[0] for r in query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'orders'")
+    }
+
+
+def test_a_warehouse_with_a_content_hash_on_every_table_imports_and_loses_that_column(ws, write_csv, query):
+    # the layout of earlier versions: every raw table carried _content_hash right after _key
+    from portrait.schema import ORDERS
+    from portrait.warehouse import table_columns
+
+    cols = []
+    for name, sql in table_columns(ORDERS):
+        cols.append(f'"{name}" {sql}')
+        if name == "_key":
+            cols.append("_content_hash UBIGINT")
+    con = duckdb.connect(str(ws.warehouse_path))
+    con.execute("DROP TABLE orders")
+    con.execute(f"CREATE TABLE orders ({', '.join(cols)})")
+    con.close()
+    report = import_files(ws, "orders", [_orders(write_csv, [["O1", "C1", "2024-05-01", "100", "1", "P1", "手机"]])])
+    assert report.tables["orders"]["accepted"] == 1
+    assert query("SELECT order_id, amount, _row FROM orders") == [("O1", Decimal("100.00"), 2)]
+    names = [
+        r[0]
+        for r in query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'orders' ORDER BY column_index")
+    ]
+    assert names == [name for name, _ in table_columns(ORDERS)]
+    customers = {r[0] for r in query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'customers'")}
+    assert "_content_hash" in customers
+
+
 def test_missing_values_fill_below_threshold_and_mark_unknown_above(ws, write_csv, query):
     # 40 customers: gender missing once (2.5 % < 5 %) → mode; occupation missing 4 times (10 %) → 未知;
     # age missing once → median of the others

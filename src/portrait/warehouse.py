@@ -38,10 +38,13 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
         cols.append(("merged_into", "VARCHAR"))
     for f in OUTLIER_FIELDS.get(table.name, ()):
         cols.extend((outlier_column(f, r), "BOOLEAN") for r in OUTLIER_RULES)
+    cols.append(("_key", "UHUGEINT"))  # md5 of the natural key
+    if table.name == "customers":
+        # personal values are stored as tokens that differ on every import: a keyed hash of the clear
+        # values tells a changed record from an unchanged one. Other tables compare their stored values
+        cols.append(("_content_hash", "UBIGINT"))
     cols.extend(
         [
-            ("_key", "UHUGEINT"),  # md5 of the natural key
-            ("_content_hash", "UBIGINT"),  # 64-bit hash of the values (keyed for customers)
             ("_filled", "VARCHAR[]"),
             ("_import_id", "BIGINT"),
             ("_source", "VARCHAR"),
@@ -80,6 +83,17 @@ def create_tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> 
         personal = {f.name for f in table.fields if f.personal}
         cols = ", ".join(f'"{name}" {sql}{SEALED if name in personal else ""}' for name, sql in table_columns(table))
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{table.name} ({cols})")
+    # a warehouse made before rows other than customers were compared by value has a content hash
+    # column on every table: it goes, so that each table has the columns ``table_columns`` declares
+    database = "'" + schema.replace("'", "''") + "'" if schema else "current_database()"
+    old = run(
+        con,
+        "SELECT table_name FROM duckdb_columns() WHERE column_name = '_content_hash' "
+        f"AND table_name NOT IN ('customers', 'merge_before') AND database_name = {database}",
+    )
+    for (name,) in old:
+        if name in TABLES:
+            run(con, f"ALTER TABLE {prefix}{name} DROP COLUMN _content_hash")
     for name, cols in META_TABLES.items():
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{name} ({cols})")
     # the customer records as they were before each identity merge, for `portrait merge undo`

@@ -159,7 +159,7 @@ class BatchCleaner:
 
     # -- 1. parse and validate -----------------------------------------------------------------------
     def parse(self) -> None:
-        """Type every field, collect the reasons that quarantine a row, hash its key and content (one pass)."""
+        """Type every field, collect the reasons that quarantine a row, hash its natural key (one pass)."""
         con, t = self.con, self.table
         rules = {f.name: field_rule(f, "r_" + f.name, self.cfg) for f in self.fields}
         # a field read as written where its early parse succeeds (see FieldRule): no null-token test there
@@ -206,7 +206,6 @@ class BatchCleaner:
         if t.name == "orders":
             pairs.append(("r_amount IS NULL AND (r_quantity IS NULL OR r_unit_price IS NULL)", "amount:missing"))
         names = [f.name for f in self.fields]
-        content = f"hash({', '.join(q(n) for n in names)})"
         key = (
             "md5_number(concat_ws('\x1f', "
             + ", ".join(f"COALESCE(CAST({q(k)} AS VARCHAR), '\x00')" for k in t.natural_key)
@@ -247,7 +246,7 @@ class BatchCleaner:
             con,
             f"CREATE OR REPLACE TABLE {target} AS SELECT * EXCLUDE ({raw_cols}), "
             f"CASE WHEN len(_reasons) > 0 AND _reasons <> ['_blank'] THEN {raw_json} END AS _raw, "
-            f"{content} AS _content, {key} AS _key FROM ({parsed})",
+            f"{key} AS _key FROM ({parsed})",
         )
         if not numbered:
             run(
@@ -354,13 +353,17 @@ class BatchCleaner:
         # decide on narrow rows (sequence number, content, key) and join back: cheap even for wide tables.
         # Customers keep every distinct row (their values are folded per user below); other tables
         # decide only among the rows of keys seen more than once, which are few and are set apart once —
-        # a key seen once is kept as it is (a group-by on the key instead of a window over every row)
-        candidates = f"(SELECT _seq, _key, _content FROM {p} WHERE len(_reasons) = 0)"
+        # a key seen once is kept as it is (a group-by on the key instead of a window over every row).
+        # A row's content (a hash of its values) tells exact duplicates from key conflicts; it is
+        # computed for those candidate rows alone
+        content = f"hash({', '.join(q(n) for n in names)}) AS _content"
+        candidates = f"(SELECT _seq, _key, {content} FROM {p} WHERE len(_reasons) = 0)"
         if not customers:
             run(
                 con,
-                f"CREATE OR REPLACE TABLE {self._t('dups')} AS SELECT * FROM {candidates} c "
-                f"SEMI JOIN (SELECT _key FROM {candidates} GROUP BY _key HAVING count(*) > 1) k USING (_key)",
+                f"CREATE OR REPLACE TABLE {self._t('dups')} AS SELECT _seq, _key, {content} FROM {p} "
+                f"SEMI JOIN (SELECT _key FROM {p} WHERE len(_reasons) = 0 GROUP BY _key HAVING count(*) > 1) k "
+                "USING (_key) WHERE len(_reasons) = 0",
             )
             candidates = self._t("dups")
         single = 0 if customers else valid - _count(con, f"SELECT count(*) FROM {candidates}")
@@ -407,7 +410,7 @@ class BatchCleaner:
             # a view: the deduplicated rows are read once more, when they are loaded
             run(
                 con,
-                f"CREATE OR REPLACE VIEW {self._t('k')} AS SELECT {cols}, _file, _seq, _row, _key, _content, "
+                f"CREATE OR REPLACE VIEW {self._t('k')} AS SELECT {cols}, _file, _seq, _row, _key, "
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} "
                 f"ANTI JOIN {self._t('drop')} USING (_seq) WHERE len(_reasons) = 0",
             )
@@ -640,8 +643,6 @@ class BatchCleaner:
                 select.append(f"{value} AS {q(name)}")
             elif name in self.outlier_exprs:
                 select.append(f"{self.outlier_exprs[name]} AS {q(name)}")
-            elif name == "_content_hash" and t.name != "customers":
-                select.append("_content AS _content_hash")
             elif name == "_source":
                 select.append(f"{self._file_sql(0)} AS _source")
             elif name in have:

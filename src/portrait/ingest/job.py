@@ -136,9 +136,14 @@ def _load(
     """Upsert the ready rows into the warehouse table and append new quarantine rows."""
     target = f"wh.{table.name}"
     cols = [name for name, _ in table_columns(table)]
-    stats.unchanged = scalar(
-        con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash = n._content_hash"
-    )
+
+    def same(t: str) -> str:
+        """The stored row ``t`` holds the values of the new row ``n``."""
+        if table.name == "customers":
+            return f"{t}._content_hash = n._content_hash"  # keyed hash of the clear values (stored: tokens)
+        return " AND ".join(f"{t}.{q(f.name)} IS NOT DISTINCT FROM n.{q(f.name)}" for f in table.fields)
+
+    stats.unchanged = scalar(con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND {same('t')}")
     if table.name == "customers":
         # latest non-empty values win; an empty new value does not erase a stored one
         keep = {"user_id", "merged_into", "_key", "_import_id"}
@@ -150,13 +155,13 @@ def _load(
     else:
         sets = ", ".join(f"{q(c)} = n.{q(c)}" for c in cols if c not in ("_key", "_import_id"))
     stats.updated = scalar(
-        con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND t._content_hash <> n._content_hash"
+        con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND NOT ({same('t')})"
     )
     if stats.updated:
         run(
             con,
             f"UPDATE {target} SET {sets}, _import_id = {import_id} FROM {ready} n "
-            f"WHERE {target}._key = n._key AND {target}._content_hash <> n._content_hash",
+            f"WHERE {target}._key = n._key AND NOT ({same(target)})",
         )
     insert_cols = ", ".join(f"n.{q(c)}" if c != "_import_id" else f"{import_id}" for c in cols)
     before = scalar(con, f"SELECT count(*) FROM {target}")
