@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -220,6 +219,8 @@ def tag_sql(tag: TagDef, fields: list[str], where: str) -> str:
 
 def _manual_and_file_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, tags: list[TagDef]) -> dict[str, str]:
     """Register the values of manual and file tags; return tag name → SQL of its value."""
+    import pyarrow as pa  # loaded only where Arrow is used (0.2 s)
+
     sql: dict[str, str] = {}
     manual = ws.store.manual_tags()
     for tag in tags:
@@ -311,6 +312,8 @@ def build_tag_values(con: duckdb.DuckDBPyConnection, ws: Workspace, base_sql: st
 
 def finish_tags(con: duckdb.DuckDBPyConnection, ws: Workspace, tags: list[TagDef], as_of: date) -> None:
     """On the snapshot (DuckDB): ``tag_definitions``, the tag history and the wide ``segment_base`` table."""
+    import pyarrow as pa  # loaded only where Arrow is used (0.2 s)
+
     views = "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND database_name = current_database()"
     if not scalar(con, views, [BASE_VIEW]):
         run(con, base_view_sql(con))

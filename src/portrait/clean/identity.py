@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from portrait.clean.parse import q
 from portrait.config import IdentityConfig
@@ -60,6 +59,8 @@ def merge_identities(
     con: duckdb.DuckDBPyConnection, cfg: IdentityConfig, vault: Vault, import_id: int, schema: str = "wh"
 ) -> MergeOutcome:
     """Find and merge duplicate people among active customers of the warehouse (inside the caller's transaction)."""
+    import pyarrow as pa  # loaded only where Arrow is used (0.2 s)
+
     outcome = MergeOutcome()
     customers = f"{schema}.customers"
     blocked = {h for key in cfg.merge_on for v in cfg.blocked_values if (h := vault.lookup_hash(key, v)) is not None}

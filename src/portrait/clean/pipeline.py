@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 from duckdb.sqltypes import VARCHAR
 
 from portrait.clean import regions
@@ -663,6 +662,8 @@ class BatchCleaner:
 
     def _encrypt_personal(self, k: str) -> None:
         """Replace clear personal values in table ``k`` by tokens; add keyed hashes and a keyed content hash."""
+        import pyarrow as pa  # loaded only where Arrow is used (0.2 s)
+
         con, vault = self.con, self.vault
         personal = [f.name for f in self.table.fields if f.personal]
         clear = [f.name for f in self.table.fields]

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from portrait.engine import run, scalar
 from portrait.errors import InputError
@@ -356,6 +355,7 @@ def _cell_text(value: Any) -> str | None:
 
 def stage_excel(con: duckdb.DuckDBPyConnection, path: Path, stage: str, sheet: str | None = None) -> Source:
     """Load the first (or the named) sheet of an .xlsx/.xls/.xlsb/.ods workbook into ``stage``."""
+    import pyarrow as pa  # loaded only where Arrow is used (0.2 s)
     from python_calamine import CalamineWorkbook
 
     _check_exists(path)
@@ -474,6 +474,7 @@ def stage_jsonl(con: duckdb.DuckDBPyConnection, path: Path, stage: str) -> Sourc
 
 def stage_sql(con: duckdb.DuckDBPyConnection, url: str, query: str, stage: str, batch: int = 50_000) -> Source:
     """Run ``query`` through SQLAlchemy at ``url`` and load its rows into ``stage`` in batches."""
+    import pyarrow as pa  # loaded only where Arrow is used (0.2 s)
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
