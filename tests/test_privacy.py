@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +78,9 @@ def test_encryption_round_trips_and_never_repeats_a_token(value):
     assert vault.decrypt(a) == value and vault.decrypt(b) == value
     assert a != b
     assert value not in a[3:] or len(value) < 4
+    # URL-safe base64 of the 12-byte nonce and the ciphertext with its 16-byte tag
+    assert re.fullmatch(r"v1:[A-Za-z0-9_-]+=*", a)
+    assert len(base64.urlsafe_b64decode(a[3:])) == 12 + len(value.encode()) + 16
 
 
 @given(st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=30))

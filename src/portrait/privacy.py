@@ -9,6 +9,7 @@ holds the ``reveal_personal`` permission, and every clear view is written to the
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from portrait.errors import WorkspaceError
 
 KEY_ENV = "PORTRAIT_KEY"
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 COMPOUND_SURNAMES = (
     "欧阳",
     "司马",
@@ -74,9 +76,9 @@ class Vault:
         return None if value is None else self._token(os.urandom(12), value)
 
     def _token(self, nonce: bytes, value: str) -> str:
-        return "v1:" + base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, value.encode("utf-8"), None)).decode(
-            "ascii"
-        )
+        # URL-safe base64 of nonce + ciphertext (binascii and one translate: cheaper per value than base64's)
+        sealed = nonce + self._aead.encrypt(nonce, value.encode("utf-8"), None)
+        return "v1:" + binascii.b2a_base64(sealed, newline=False).translate(_URL_SAFE).decode("ascii")
 
     def encrypt_many(self, values: Iterable[str | None]) -> list[str | None]:
         """Encrypt a column of values (as :meth:`encrypt` does, with the nonces drawn in one call)."""
