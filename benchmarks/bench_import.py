@@ -382,6 +382,7 @@ def docs_section(record: dict[str, Any]) -> str:
         "",
         "```bash",
         command,
+        f"{command.split()[0]} benchmarks/bench_import.py --docs-only  # writes this section from that run's results",
         "```",
         "",
         para(
@@ -433,10 +434,11 @@ def docs_section(record: dict[str, Any]) -> str:
             "in all the documented forms (Excel serial days included), strip number noise, quarantine rows "
             "with the documented reasons, map `status` and category synonyms, drop exact duplicates, "
             "quarantine `(order_id, product_id)` conflicts, derive missing amounts, fill key fields, flag IQR "
-            "and 3σ outliers and store the result. portrait also hashes every row's key and content, seals the "
-            "quarantined raw values (encryption) and loads into the DuckDB warehouse in one transaction; pandas "
-            "writes Parquet files (cleaned rows, quarantine). Both accept the same rows, checked on every run "
-            f"(last column); their per-reason quarantine, fixed, filled and flagged counts "
+            "and 3σ outliers and store the result. portrait also hashes every row's natural key (and the values "
+            "of the rows whose key repeats), seals the quarantined raw values (encryption) and loads into the "
+            "DuckDB warehouse in one transaction; pandas writes Parquet files (cleaned rows, quarantine). Both "
+            "accept the same rows, checked on every run (last column); their per-reason quarantine, fixed, "
+            "filled and flagged counts "
             f"{'agree as well' if all(r['same_counts'] for r in results) else 'differ (see import-results.json)'}. "
             "The baseline is `benchmarks/pandas_import.py`."
         ),
@@ -486,10 +488,16 @@ def main(argv: list[str] | None = None) -> int:
         runs = runs * len(sizes)
     if len(runs) != len(sizes) or min(runs) < 1:
         parser.error("--runs: one number ≥ 1, or one per size")
-    command = shlex.join(
-        [os.path.relpath(sys.executable, ROOT) if Path(sys.executable).is_relative_to(ROOT) else "python"]
-        + ["benchmarks/bench_import.py", *(sys.argv[1:] if argv is None else argv)]
+    exe = Path(sys.executable)
+    # a run from a worktree of the repository uses the main checkout's environment: still `.venv/bin/python`
+    python = (
+        os.path.relpath(exe, ROOT)
+        if exe.is_relative_to(ROOT)
+        else ".venv/bin/python"
+        if exe.parent.parent.name == ".venv"
+        else "python"
     )
+    command = shlex.join([python, "benchmarks/bench_import.py", *(sys.argv[1:] if argv is None else argv)])
     DATA.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="work-", dir=DATA))
     started = time.perf_counter()
