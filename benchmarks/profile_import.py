@@ -4,8 +4,8 @@
 
 Imports FILE into a fresh temporary workspace (made outside the timing) through ``api.import_files``,
 with the scratch connection wrapped so that every ``execute`` / ``executemany`` / ``sql`` is timed, and
-the main Python steps of the job (file fingerprint, encryption of quarantine rows, cleaner steps) timed
-as well. Prints the slowest statements and the time per step. Nothing in ``src/`` is changed: the
+the main Python steps of the job (file fingerprint, sealing of customers' personal values, cleaner
+steps) timed as well. Prints the slowest statements and the time per step. Nothing in ``src/`` is changed: the
 wrappers are installed on the imported modules of this process only.
 """
 
@@ -92,7 +92,7 @@ def install() -> None:
     for name in ("parse", "split", "dedupe", "derive", "fill_missing", "flag_outliers", "finish"):
         setattr(pipeline.BatchCleaner, name, _step(f"clean: {name}", getattr(pipeline.BatchCleaner, name)))
     job._load = _step("load: _load", job._load)
-    Vault.encrypt_many = _step("load: vault.encrypt_many (quarantine raw values)", Vault.encrypt_many)
+    Vault.encrypt_many = _step("clean: vault.encrypt_many (customers' personal values)", Vault.encrypt_many)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from portrait.clean.parse import sql_str
 from portrait.engine import run
 from portrait.schema import HASHED_FIELDS, SQL_TYPES, TABLES, Table
 
@@ -85,7 +86,7 @@ def create_tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> 
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{table.name} ({cols})")
     # a warehouse made before rows other than customers were compared by value has a content hash
     # column on every table: it goes, so that each table has the columns ``table_columns`` declares
-    database = "'" + schema.replace("'", "''") + "'" if schema else "current_database()"
+    database = sql_str(schema) if schema else "current_database()"
     old = run(
         con,
         "SELECT table_name FROM duckdb_columns() WHERE column_name = '_content_hash' "

@@ -240,7 +240,7 @@ class BatchCleaner:
         )
         # the raw text is kept only for rows going to quarantine (as JSON), not for every row
         raw_json = "CAST(json_object(" + ", ".join(f"{sql_str(n)}, {q('r_' + n)}" for n in names) + ") AS VARCHAR)"
-        target = self._t("p") if numbered else self._t("pn")
+        target = self._parsed_table()
         run(
             con,
             f"CREATE OR REPLACE TABLE {target} AS SELECT * EXCLUDE ({raw_cols}), "
@@ -330,13 +330,15 @@ class BatchCleaner:
             self.stats.quarantined_by_reason[reason] = n
         self.stats.quarantined = _count(con, f"SELECT count(*) FROM {self._t('q')}")
 
+    def _parsed_table(self) -> str:
+        """The table the parse writes: ``p`` itself, or ``pn`` under the view ``p`` that numbers its rows."""
+        return self._t("p") if self._numbered else self._t("pn")
+
     def _drop_parsed(self) -> None:
         """Drop the parsed rows (``p``: a table, or a view numbering the rows of table ``pn``)."""
-        if self._numbered:
-            run(self.con, f"DROP TABLE {self._t('p')}")
-        else:
+        if not self._numbered:
             run(self.con, f"DROP VIEW {self._t('p')}")
-            run(self.con, f"DROP TABLE {self._t('pn')}")
+        run(self.con, f"DROP TABLE {self._parsed_table()}")
 
     def _columns(self, name: str) -> set[str]:
         return {r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()}
@@ -360,10 +362,9 @@ class BatchCleaner:
         if not customers:
             # the repeated keys first, grouped from the parsed table itself (through the view that numbers
             # its rows the group-by took a third longer), then their rows, joined to that small table
-            parsed = self._t("p") if self._numbered else self._t("pn")
             run(
                 con,
-                f"CREATE OR REPLACE TABLE {self._t('dupkeys')} AS SELECT _key FROM {parsed} "
+                f"CREATE OR REPLACE TABLE {self._t('dupkeys')} AS SELECT _key FROM {self._parsed_table()} "
                 "WHERE len(_reasons) = 0 GROUP BY _key HAVING count(*) > 1",
             )
             run(
@@ -479,23 +480,18 @@ class BatchCleaner:
         """Look up the distinct region texts once; the lookup joins into the final table."""
         con, k = self.con, self._t("kf")
         name = self._t(f"region{len(self.region_joins)}")
-        memo: dict[str, list[str | None]] = {}
 
         def look_up(text: str) -> list[str | None]:
-            # [province, city, tier, canonical name]; each distinct text is normalised once
-            if text not in memo:
-                hit = regions.normalize_region(text)
-                memo[text] = (
-                    [
-                        hit.province,
-                        hit.city,
-                        hit.tier,
-                        hit.province + ("" if hit.city in (None, hit.province) else hit.city),
-                    ]
-                    if hit
-                    else [None, None, regions.TIER_UNKNOWN, None]
-                )
-            return memo[text]
+            # [province, city, tier, canonical name]; called once per distinct text (the query's DISTINCT)
+            hit = regions.normalize_region(text)
+            if hit is None:
+                return [None, None, regions.TIER_UNKNOWN, None]
+            return [
+                hit.province,
+                hit.city,
+                hit.tier,
+                hit.province + ("" if hit.city in (None, hit.province) else hit.city),
+            ]
 
         # a Python function the engine calls on each distinct text: no list of values goes through Python
         with python_function(con, f"_portrait_{name}", look_up, [VARCHAR], duckdb.list_type(VARCHAR)) as udf:
