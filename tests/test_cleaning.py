@@ -197,6 +197,56 @@ def test_a_warehouse_with_a_content_hash_on_every_table_imports_and_loses_that_c
     assert "_content_hash" in customers
 
 
+# a row's file, named through import_log: the import's files in order, the last part of each path
+ROW_FILE = (
+    "SELECT o.order_id, regexp_extract(json_extract_string(l.files, '$[' || o._file || '].path'), '[^/]*$'), "
+    "o._row, o._import_id FROM orders o JOIN import_log l ON l.import_id = o._import_id ORDER BY 1"
+)
+
+
+def test_each_row_names_its_file_by_number_and_its_line(ws, write_csv, query):
+    a = _orders(write_csv, [["O1", "C1", "2024-05-01", "10", "1", "P1", "手机"]], "a.csv")
+    b = _orders(
+        write_csv,
+        [["O2", "C1", "2024-05-02", "10", "1", "P1", "手机"], ["O3", "C2", "2024-05-03", "10", "1", "P1", "手机"]],
+        "b.csv",
+    )
+    import_files(ws, "orders", [a, b])
+    import_files(ws, "orders", [_orders(write_csv, [["O4", "C3", "2024-05-04", "10", "1", "P1", "手机"]], "c.csv")])
+    assert query(ROW_FILE) == [
+        ("O1", "a.csv", 2, 1),
+        ("O2", "b.csv", 2, 1),
+        ("O3", "b.csv", 3, 1),
+        ("O4", "c.csv", 2, 2),
+    ]
+    assert query("SELECT DISTINCT typeof(_file) FROM orders") == [("USMALLINT",)]
+
+
+def test_a_warehouse_naming_each_rows_file_in_text_gets_file_numbers(ws, write_csv, query):
+    # the layout of earlier versions: _source (the file's name) between _import_id and _row, no _file
+    from portrait.schema import ORDERS
+    from portrait.warehouse import table_columns
+
+    a = _orders(write_csv, [["O1", "C1", "2024-05-01", "10", "1", "P1", "手机"]], "a.csv")
+    b = _orders(write_csv, [["O2", "C1", "2024-05-02", "10", "1", "P1", "手机"]], "b.csv")
+    import_files(ws, "orders", [a, b])
+    con = duckdb.connect(str(ws.warehouse_path))
+    con.execute(
+        "CREATE TABLE old AS SELECT * EXCLUDE (_row, _file), "
+        "CASE _file WHEN 0 THEN 'a.csv' WHEN 1 THEN 'b.csv' END AS _source, _row FROM orders"
+    )
+    con.execute("DROP TABLE orders")
+    con.execute("ALTER TABLE old RENAME TO orders")
+    con.close()
+    import_files(ws, "orders", [_orders(write_csv, [["O3", "C2", "2024-05-03", "10", "1", "P1", "手机"]], "c.csv")])
+    assert query(ROW_FILE) == [("O1", "a.csv", 2, 1), ("O2", "b.csv", 2, 1), ("O3", "c.csv", 2, 2)]
+    names = [
+        r[0]
+        for r in query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'orders' ORDER BY column_index")
+    ]
+    assert names == [name for name, _ in table_columns(ORDERS)]
+
+
 def test_missing_values_fill_below_threshold_and_mark_unknown_above(ws, write_csv, query):
     # 40 customers: gender missing once (2.5 % < 5 %) → mode; occupation missing 4 times (10 %) → 未知;
     # age missing once → median of the others

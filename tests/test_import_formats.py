@@ -510,9 +510,16 @@ def test_several_files_in_one_import(workspace: Workspace, tmp_path: Path) -> No
     assert report["tables"]["customers"]["rows_read"] == 6
     assert report["tables"]["customers"]["accepted"] == 6
     assert_same_content(workspace, gbk_safe=True)
-    sources = dict(fetch(workspace, "SELECT user_id, _source FROM customers"))
-    assert sources["C001"] == first.name
-    assert sources["C006"] == second.name
+    # each row names its file by position among the import's files, as import_log lists them
+    sources = dict(
+        fetch(
+            workspace,
+            "SELECT c.user_id, json_extract_string(l.files, '$[' || c._file || '].path') FROM customers c "
+            "JOIN import_log l ON l.import_id = c._import_id",
+        )
+    )
+    assert sources["C001"] == str(first)
+    assert sources["C006"] == str(second)
 
 
 @pytest.mark.parametrize("size", [0, 1, (1 << 24) - 1, (1 << 24) + 7, 3 * (1 << 24)])

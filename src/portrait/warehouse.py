@@ -48,11 +48,48 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
         [
             ("_filled", "VARCHAR[]"),
             ("_import_id", "BIGINT"),
-            ("_source", "VARCHAR"),
             ("_row", "BIGINT"),
+            # where the row came from: file ``_file`` (its position among the files of import ``_import_id``,
+            # whose names and fingerprints import_log keeps), line ``_row``. A number, not the file's name on
+            # every row: a text column costs the warehouse write several times a small number's
+            ("_file", "USMALLINT"),
         ]
     )
     return cols
+
+
+def _number_the_files(con: duckdb.DuckDBPyConnection, prefix: str, database: str) -> None:
+    """Give a warehouse made before rows named their file by number (``_source``: the file's name on
+    every row) the column ``_file`` in its place, the position of that name among the import's files."""
+    old = run(
+        con,
+        "SELECT table_name FROM duckdb_columns() WHERE column_name = '_source' "
+        f"AND database_name = {database} AND schema_name = 'main' ORDER BY table_name",
+    )
+    names = [name for (name,) in old if name in TABLES or name == "merge_before"]
+    if not names:
+        return
+    # the files of each import, in order (import_log.files: the import report's sources; a row's _source
+    # held the last part of the file's path)
+    path = "json_extract_string(l.files, '$[' || f.i || '].path')"
+    files = (
+        f"(SELECT l.import_id, CAST(f.i AS USMALLINT) AS i, regexp_extract({path}, '[^/]*$') AS name "
+        f"FROM {prefix}import_log l, (SELECT unnest(range(CAST(json_array_length(l.files) AS BIGINT))) AS i) f)"
+    )
+    run(con, "BEGIN TRANSACTION")
+    try:
+        for name in names:
+            run(con, f"ALTER TABLE {prefix}{name} ADD COLUMN _file USMALLINT")
+            run(
+                con,
+                f"UPDATE {prefix}{name} SET _file = m.i FROM (SELECT import_id, name, min(i) AS i FROM {files} "
+                f"GROUP BY ALL) m WHERE m.import_id = {prefix}{name}._import_id AND m.name = {prefix}{name}._source",
+            )
+            run(con, f"ALTER TABLE {prefix}{name} DROP COLUMN _source")
+        run(con, "COMMIT")
+    except BaseException:
+        run(con, "ROLLBACK")
+        raise
 
 
 def data_columns(table: Table) -> list[str]:
@@ -97,6 +134,7 @@ def create_tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> 
             run(con, f"ALTER TABLE {prefix}{name} DROP COLUMN _content_hash")
     for name, cols in META_TABLES.items():
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{name} ({cols})")
+    _number_the_files(con, prefix, database)
     # the customer records as they were before each identity merge, for `portrait merge undo`
     run(
         con,

@@ -390,7 +390,7 @@ class BatchCleaner:
             )
             run(
                 con,
-                f"CREATE OR REPLACE TABLE {self._t('k')} AS SELECT user_id, {aggs}, any_value(_file) AS _file, "
+                f"CREATE OR REPLACE TABLE {self._t('k')} AS SELECT user_id, {aggs}, arg_max(_file, _seq) AS _file, "
                 f"max(_seq) AS _seq, arg_max(_row, _seq) AS _row, any_value(_key) AS _key, "
                 f"CAST([] AS VARCHAR[]) AS _filled FROM {p} SEMI JOIN {self._t('keep')} USING (_seq) GROUP BY user_id",
             )
@@ -646,8 +646,6 @@ class BatchCleaner:
                 select.append(f"{value} AS {q(name)}")
             elif name in self.outlier_exprs:
                 select.append(f"{self.outlier_exprs[name]} AS {q(name)}")
-            elif name == "_source":
-                select.append(f"{self._file_sql(0)} AS _source")
             elif name in have:
                 select.append(q(name))
             else:
@@ -655,14 +653,9 @@ class BatchCleaner:
         ready = self._t("ready")
         run(
             con,
-            f"CREATE OR REPLACE VIEW {ready} AS SELECT {', '.join(select)}, {self._file_sql(1)} AS _fp FROM {k} {' '.join(joins)}",
+            f"CREATE OR REPLACE VIEW {ready} AS SELECT {', '.join(select)} FROM {k} {' '.join(joins)}",
         )
         return ready
-
-    def _file_sql(self, part: int) -> str:
-        """SQL for the name (``part`` 0) or fingerprint (1) of a row's file, from its ``_file`` index."""
-        whens = " ".join(f"WHEN {i} THEN {sql_str(v[part])}" for i, v in sorted(self.files.items()))
-        return f"CASE _file {whens} END" if whens else "CAST(NULL AS VARCHAR)"
 
     def _encrypt_personal(self, k: str) -> None:
         """Replace clear personal values in table ``k`` by tokens; add keyed hashes and a keyed content hash."""
@@ -719,6 +712,21 @@ class BatchCleaner:
         self.fill_missing()
         self.flag_outliers()
         return self.finish()
+
+    def seal_quarantine(self) -> None:
+        """Replace the quarantined rows' raw text (it may hold personal data) by sealed tokens, in file and
+        row order: the load copies them as they are.
+
+        Sealing is per value, by a Python function the engine calls on each row (one engine thread: see
+        ``python_function``); the import fingerprints its files on the other core meanwhile.
+        """
+        q_table = self.quarantine_table
+        with python_function(self.con, "_portrait_seal", self.vault.encrypt, [VARCHAR], VARCHAR) as seal:
+            run(
+                self.con,
+                f"CREATE OR REPLACE TABLE {q_table} AS SELECT _file, _row, _reasons, {seal}(raw) AS raw "
+                f"FROM {q_table} ORDER BY _file, _row",
+            )
 
     @property
     def quarantine_table(self) -> str:

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from duckdb.sqltypes import VARCHAR
 
 from portrait.clean.identity import MergeOutcome, merge_identities
 from portrait.clean.parse import q, sql_str
 from portrait.clean.pipeline import BatchCleaner, TableStats
-from portrait.engine import python_function, run, scalar
+from portrait.engine import run, scalar
 from portrait.errors import InputError, PortraitError, WorkspaceError
 from portrait.ingest import readers
 from portrait.ingest.mapping import ColumnMap, map_columns, read_mapping_file
@@ -130,7 +129,6 @@ def _load(
     quarantine: str,
     import_id: int,
     stats: TableStats,
-    ws: Workspace,
     file_names: dict[int, tuple[str, str]],
 ) -> None:
     """Upsert the ready rows into the warehouse table and append new quarantine rows."""
@@ -143,7 +141,10 @@ def _load(
             return f"{t}._content_hash = n._content_hash"  # keyed hash of the clear values (stored: tokens)
         return " AND ".join(f"{t}.{q(f.name)} IS NOT DISTINCT FROM n.{q(f.name)}" for f in table.fields)
 
-    stats.unchanged = scalar(con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND {same('t')}")
+    before = scalar(con, f"SELECT count(*) FROM {target}")
+    stats.unchanged = before and scalar(
+        con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND {same('t')}"
+    )
     if table.name == "customers":
         # latest non-empty values win; an empty new value does not erase a stored one
         keep = {"user_id", "merged_into", "_key", "_import_id"}
@@ -154,7 +155,7 @@ def _load(
         )
     else:
         sets = ", ".join(f"{q(c)} = n.{q(c)}" for c in cols if c not in ("_key", "_import_id"))
-    stats.updated = scalar(
+    stats.updated = before and scalar(
         con, f"SELECT count(*) FROM {ready} n JOIN {target} t ON t._key = n._key AND NOT ({same('t')})"
     )
     if stats.updated:
@@ -164,28 +165,22 @@ def _load(
             f"WHERE {target}._key = n._key AND NOT ({same(target)})",
         )
     insert_cols = ", ".join(f"n.{q(c)}" if c != "_import_id" else f"{import_id}" for c in cols)
-    before = scalar(con, f"SELECT count(*) FROM {target}")
-    run(
-        con,
-        f"INSERT INTO {target} SELECT {insert_cols} FROM {ready} n "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = n._key)",
-    )
+    # into an empty table (a first import) every row is new: no look-up of each key
+    new_only = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = n._key)" if before else ""
+    run(con, f"INSERT INTO {target} SELECT {insert_cols} FROM {ready} n{new_only}")
     stats.accepted = scalar(con, f"SELECT count(*) FROM {target}") - before  # type: ignore[index]
-    # quarantine: raw values are sealed (they may hold personal data); same file + row is kept once.
-    # Sealing is per value, by a Python function the engine calls on each new row as it inserts them.
+    # quarantine: raw values come sealed (``BatchCleaner.seal_quarantine``); same file + row is kept once
     files = ", ".join(f"({i}, {sql_str(name)}, {sql_str(fp)})" for i, (name, fp) in sorted(file_names.items()))
     quarantine = (
-        f"(SELECT f._source, f._fp, x.* EXCLUDE (_file) FROM {quarantine} x "
-        f"JOIN (VALUES {files}) f(_file, _source, _fp) USING (_file))"
+        f"(SELECT f._source, f._fp, x.* FROM {quarantine} x JOIN (VALUES {files}) f(_file, _source, _fp) USING (_file))"
     )
-    with python_function(con, "_portrait_seal", ws.vault.encrypt, [VARCHAR], VARCHAR) as seal:
-        run(
-            con,
-            f"INSERT INTO wh.quarantine SELECT {import_id}, {sql_str(table.name)}, qq._source, qq._fp, qq._row, "
-            f"qq._reasons, {seal}(qq.raw), now()::TIMESTAMP FROM {quarantine} qq "
-            f"WHERE NOT EXISTS (SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} "
-            f"AND w.fingerprint = qq._fp AND w.source_row = qq._row AND w.reasons = qq._reasons) ORDER BY qq._fp, qq._row",
-        )
+    run(
+        con,
+        f"INSERT INTO wh.quarantine SELECT {import_id}, {sql_str(table.name)}, qq._source, qq._fp, qq._row, "
+        f"qq._reasons, qq.raw, now()::TIMESTAMP FROM {quarantine} qq "
+        f"WHERE NOT EXISTS (SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} "
+        f"AND w.fingerprint = qq._fp AND w.source_row = qq._row AND w.reasons = qq._reasons) ORDER BY qq._file, qq._row",
+    )
 
 
 def import_files(
@@ -278,22 +273,14 @@ def _run(
             (CUSTOMERS, BatchCleaner(con, CUSTOMERS, "raw_cust", ws.config, ws.vault, present_side, file_names))
         )
     ready: list[tuple[Table, BatchCleaner, str]] = []
-    # hashing the file (sha256 releases the GIL) runs beside the engine's parse of it
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        hashing = {
-            i: pool.submit(readers.fingerprint, Path(src.path)) for i, src in enumerate(sources) if not src.fingerprint
-        }
-        for _table, cleaner in batches:
-            try:
-                cleaner.parse()
-            except duckdb.Error as exc:
-                problem = csv_error(exc, sources)
-                if problem is None:
-                    raise
-                raise problem from None
-        for i, job in hashing.items():
-            sources[i].fingerprint = job.result()
-            file_names[i] = (sources[i].name, sources[i].fingerprint)
+    for _table, cleaner in batches:
+        try:
+            cleaner.parse()
+        except duckdb.Error as exc:
+            problem = csv_error(exc, sources)
+            if problem is None:
+                raise
+            raise problem from None
     # every batch has parsed its rows: the staged text is no longer needed
     run(con, "DROP VIEW IF EXISTS raw_main")
     run(con, "DROP VIEW IF EXISTS raw_cust")
@@ -302,6 +289,17 @@ def _run(
     for i, (t, cleaner) in enumerate(batches):
         ready.append((t, cleaner, cleaner.clean()))
         tick("clean", i + 1, len(batches))
+    # sealing the quarantined text keeps one engine thread busy: a file parsed straight from its CSV
+    # is hashed (sha256 releases the GIL) on the other core meanwhile, not against the parse's threads
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = {
+            i: pool.submit(readers.fingerprint, Path(src.path)) for i, src in enumerate(sources) if not src.fingerprint
+        }
+        for _t, cleaner in batches:
+            cleaner.seal_quarantine()
+        for i, job in hashing.items():
+            sources[i].fingerprint = job.result()
+            file_names[i] = (sources[i].name, sources[i].fingerprint)
     for source in sources:
         source.rows = batches[0][1].source_rows.get(source.name, source.rows)
         if source.rows == 0:
@@ -313,7 +311,7 @@ def _run(
         try:
             import_id = con.execute("SELECT COALESCE(max(import_id), 0) + 1 FROM wh.import_log").fetchall()[0][0]
             for i, (t, cleaner, name) in enumerate(ready):
-                _load(con, t, name, cleaner.quarantine_table, import_id, cleaner.stats, ws, file_names)
+                _load(con, t, name, cleaner.quarantine_table, import_id, cleaner.stats, file_names)
                 tick("load", i + 1, len(ready) + 1)
             outcome = MergeOutcome()
             if any(t.name == "customers" for t, _, _ in ready):
