@@ -86,7 +86,7 @@ def install() -> None:
     """Wrap the scratch connection and the job's steps (this process only)."""
     scratch = job._scratch
     job._scratch = lambda ws, tmpdir: TimedConnection(scratch(ws, tmpdir))  # type: ignore[assignment]
-    readers.fingerprint = _step("read: fingerprint (sha256 of the file)", readers.fingerprint)
+    readers.fingerprint = _step("read: fingerprint (XXH3 of the file)", readers.fingerprint)
     readers.stage_csv = _step("read: stage_csv", readers.stage_csv)
     job.stage_file = _step("read: stage_file", job.stage_file)
     for name in ("parse", "split", "dedupe", "derive", "fill_missing", "flag_outliers", "finish"):
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "\nsteps (inclusive; 'read: stage_file' contains stage_csv; the fingerprint of a file parsed straight from "
-        "the CSV reader runs on a thread beside 'clean: parse'):"
+        "the CSV reader runs on a thread beside the sealing of its quarantined rows):"
     )
     for name, seconds in sorted(STEPS.items(), key=lambda kv: -kv[1]):
         print(f"  {seconds:8.2f} s  {name}")

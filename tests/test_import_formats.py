@@ -523,14 +523,19 @@ def test_several_files_in_one_import(workspace: Workspace, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("size", [0, 1, (1 << 24) - 1, (1 << 24) + 7, 3 * (1 << 24)])
-def test_a_file_fingerprint_is_the_sha256_of_its_bytes(tmp_path: Path, size: int) -> None:
+def test_a_file_fingerprint_is_the_xxh3_128_of_its_bytes(tmp_path: Path, size: int) -> None:
     """The fingerprint hashes a mapping of the file in slices: every slice boundary, and an empty file
-    (which cannot be mapped), still give the plain SHA-256 of the bytes."""
-    import hashlib
+    (which cannot be mapped), still give the plain 128-bit XXH3 of the bytes, and one changed byte
+    changes it."""
+    import xxhash
 
     from portrait.ingest.readers import fingerprint
 
     data = bytes(i % 251 for i in range(size))
     path = tmp_path / "f.csv"
     path.write_bytes(data)
-    assert fingerprint(path) == hashlib.sha256(data).hexdigest()
+    assert fingerprint(path) == xxhash.xxh3_128_hexdigest(data)
+    assert len(fingerprint(path)) == 32
+    if size:
+        path.write_bytes(data[:-1] + bytes([(data[-1] + 1) % 256]))
+        assert fingerprint(path) != xxhash.xxh3_128_hexdigest(data)

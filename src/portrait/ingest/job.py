@@ -290,7 +290,7 @@ def _run(
         ready.append((t, cleaner, cleaner.clean()))
         tick("clean", i + 1, len(batches))
     # sealing the quarantined text keeps one engine thread busy: a file parsed straight from its CSV
-    # is hashed (sha256 releases the GIL) on the other core meanwhile, not against the parse's threads
+    # is hashed (the hash releases the GIL) on the other core meanwhile, not against the parse's threads
     with ThreadPoolExecutor(max_workers=1) as pool:
         hashing = {
             i: pool.submit(readers.fingerprint, Path(src.path)) for i, src in enumerate(sources) if not src.fingerprint

