@@ -324,6 +324,13 @@ def test_region_is_inferred_from_the_address_when_missing(ws, write_csv, query):
     assert report.tables["customers"]["filled"]["province"] == 1
 
 
+def test_files_without_any_region_text_leave_the_place_empty_and_the_tier_unknown(ws, write_csv, query):
+    import_files(ws, "customers", [write_csv("c.csv", [["客户ID", "性别"], ["C1", "男"]])])
+    assert query("SELECT province, city, city_tier FROM customers") == [(None, None, "未知")]
+    import_files(ws, "orders", [_orders(write_csv, [["O1", "C1", "2024-05-01", "10", "1", "P1", "手机"]])])
+    assert query("SELECT ship_region, ship_province, ship_city FROM orders") == [(None, None, None)]
+
+
 def test_events_behaviour_types_standardise_and_bad_rows_quarantine(ws, write_csv, query):
     rows = [
         ["客户ID", "行为类型", "行为时间", "停留时长"],

@@ -634,6 +634,10 @@ class BatchCleaner:
         have = self._columns(k)
         joins, from_lookup = [], {}
         for text_sql, lookup, targets in self.region_joins:
+            if not _count(con, f"SELECT count(*) FROM {lookup}"):
+                # no region text in the batch (say, a file without the column): nothing to join each row to
+                from_lookup.update(dict.fromkeys(targets, "CAST(NULL AS VARCHAR)"))
+                continue
             joins.append(f"LEFT JOIN {lookup} ON _lk_raw = ({text_sql})")
             for col, src in targets.items():
                 from_lookup[col] = f"_lk_{src}"
