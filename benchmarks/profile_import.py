@@ -92,7 +92,10 @@ def install() -> None:
     for name in ("parse", "split", "dedupe", "derive", "fill_missing", "flag_outliers", "finish"):
         setattr(pipeline.BatchCleaner, name, _step(f"clean: {name}", getattr(pipeline.BatchCleaner, name)))
     job._load = _step("load: _load", job._load)
-    Vault.encrypt_many = _step("clean: vault.encrypt_many (customers' personal values)", Vault.encrypt_many)
+    Vault.encrypt_many = _step(
+        "vault.encrypt_many (customers' personal values; quarantined rows, on a thread beside the load)",
+        Vault.encrypt_many,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         "\nsteps (inclusive; 'read: stage_file' contains stage_csv; the fingerprint of a file parsed straight from "
-        "the CSV reader runs on a thread beside the sealing of its quarantined rows):"
+        "the CSV reader, and the sealing of quarantined rows, run on threads beside the load):"
     )
     for name, seconds in sorted(STEPS.items(), key=lambda kv: -kv[1]):
         print(f"  {seconds:8.2f} s  {name}")

@@ -522,6 +522,33 @@ def test_several_files_in_one_import(workspace: Workspace, tmp_path: Path) -> No
     assert sources["C006"] == str(second)
 
 
+def test_fingerprinting_a_large_file_holds_one_slice_of_it_at_a_time(tmp_path: Path) -> None:
+    """The mapped file's pages are let go as they are hashed: the process's peak memory grows by about
+    one 16 MB slice, not by the file's 256 MB (measured in a child process, whose peak is its own)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.csv"
+    with path.open("wb") as fh:
+        for _ in range(16):
+            fh.write(bytes(range(256)) * (1 << 16))  # 16 MB each
+    code = (
+        "import resource, sys; from pathlib import Path; from portrait.ingest.readers import fingerprint; "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "fingerprint(Path(sys.argv[1])) if sys.argv[2] == 'hash' else None; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)"
+    )
+    grown = {
+        what: int(
+            subprocess.run(
+                [sys.executable, "-c", code, str(path), what], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for what in ("hash", "nothing")
+    }
+    assert grown["hash"] - grown["nothing"] < 64 * 1024, grown  # KiB: well under the file's 256 MiB
+
+
 @pytest.mark.parametrize("size", [0, 1, (1 << 24) - 1, (1 << 24) + 7, 3 * (1 << 24)])
 def test_a_file_fingerprint_is_the_xxh3_128_of_its_bytes(tmp_path: Path, size: int) -> None:
     """The fingerprint hashes a mapping of the file in slices: every slice boundary, and an empty file

@@ -717,20 +717,20 @@ class BatchCleaner:
         self.flag_outliers()
         return self.finish()
 
-    def seal_quarantine(self) -> None:
-        """Replace the quarantined rows' raw text (it may hold personal data) by sealed tokens, in file and
-        row order: the load copies them as they are.
+    def sealed_quarantine(self, con: duckdb.DuckDBPyConnection) -> Any:
+        """The quarantined rows (``_file``, ``_row``, ``_reasons``, ``raw``) in file and row order, their raw
+        text (it may hold personal data) replaced by sealed tokens, as an Arrow table.
 
-        Sealing is per value, by a Python function the engine calls on each row (one engine thread: see
-        ``python_function``); the import fingerprints its files on the other core meanwhile.
+        ``con`` may be a cursor of the scratch engine used on another thread: the rows are read in one
+        statement and sealed in Python, outside the engine, so the import can go on meanwhile.
         """
-        q_table = self.quarantine_table
-        with python_function(self.con, "_portrait_seal", self.vault.encrypt, [VARCHAR], VARCHAR) as seal:
-            run(
-                self.con,
-                f"CREATE OR REPLACE TABLE {q_table} AS SELECT _file, _row, _reasons, {seal}(raw) AS raw "
-                f"FROM {q_table} ORDER BY _file, _row",
-            )
+        import pyarrow as pa  # loaded only where Arrow is used
+
+        rows = con.sql(
+            f"SELECT _file, _row, _reasons, raw FROM {self.quarantine_table} ORDER BY _file, _row"
+        ).to_arrow_table()
+        at = rows.schema.get_field_index("raw")
+        return rows.set_column(at, "raw", pa.array(self.vault.encrypt_many(rows.column(at).to_pylist()), pa.string()))
 
     @property
     def quarantine_table(self) -> str:

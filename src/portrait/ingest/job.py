@@ -11,7 +11,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -126,12 +126,14 @@ def _load(
     con: duckdb.DuckDBPyConnection,
     table: Table,
     ready: str,
-    quarantine: str,
     import_id: int,
     stats: TableStats,
-    file_names: dict[int, tuple[str, str]],
+    quarantine: Callable[[], tuple[dict[str, Any], dict[int, tuple[str, str]]]],
 ) -> None:
-    """Upsert the ready rows into the warehouse table and append new quarantine rows."""
+    """Upsert the ready rows into the warehouse table and append new quarantine rows.
+
+    ``quarantine()`` waits for the work done beside the load and gives the sealed quarantine rows per
+    table (Arrow) and each file's name and fingerprint by index."""
     target = f"wh.{table.name}"
     cols = [name for name, _ in table_columns(table)]
 
@@ -169,18 +171,23 @@ def _load(
     new_only = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = n._key)" if before else ""
     run(con, f"INSERT INTO {target} SELECT {insert_cols} FROM {ready} n{new_only}")
     stats.accepted = scalar(con, f"SELECT count(*) FROM {target}") - before  # type: ignore[index]
-    # quarantine: raw values come sealed (``BatchCleaner.seal_quarantine``); same file + row is kept once
+    # quarantine: raw values come sealed (``BatchCleaner.sealed_quarantine``); same file + row is kept once
+    sealed, file_names = quarantine()
     files = ", ".join(f"({i}, {sql_str(name)}, {sql_str(fp)})" for i, (name, fp) in sorted(file_names.items()))
-    quarantine = (
-        f"(SELECT f._source, f._fp, x.* FROM {quarantine} x JOIN (VALUES {files}) f(_file, _source, _fp) USING (_file))"
-    )
-    run(
-        con,
-        f"INSERT INTO wh.quarantine SELECT {import_id}, {sql_str(table.name)}, qq._source, qq._fp, qq._row, "
-        f"qq._reasons, qq.raw, now()::TIMESTAMP FROM {quarantine} qq "
-        f"WHERE NOT EXISTS (SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} "
-        f"AND w.fingerprint = qq._fp AND w.source_row = qq._row AND w.reasons = qq._reasons) ORDER BY qq._file, qq._row",
-    )
+    rows = f"_portrait_sealed_{table.name}"
+    con.register(rows, sealed[table.name])
+    try:
+        run(
+            con,
+            f"INSERT INTO wh.quarantine SELECT {import_id}, {sql_str(table.name)}, qq._source, qq._fp, qq._row, "
+            f"qq._reasons, qq.raw, now()::TIMESTAMP FROM (SELECT f._source, f._fp, x.* FROM {rows} x "
+            f"JOIN (VALUES {files}) f(_file, _source, _fp) USING (_file)) qq "
+            f"WHERE NOT EXISTS (SELECT 1 FROM wh.quarantine w WHERE w.table_name = {sql_str(table.name)} "
+            f"AND w.fingerprint = qq._fp AND w.source_row = qq._row AND w.reasons = qq._reasons) "
+            "ORDER BY qq._file, qq._row",
+        )
+    finally:
+        con.unregister(rows)
 
 
 def import_files(
@@ -289,21 +296,46 @@ def _run(
     for i, (t, cleaner) in enumerate(batches):
         ready.append((t, cleaner, cleaner.clean()))
         tick("clean", i + 1, len(batches))
-    # sealing the quarantined text keeps one engine thread busy: a file parsed straight from its CSV
-    # is hashed (the hash releases the GIL) on the other core meanwhile, not against the parse's threads
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        hashing = {
-            i: pool.submit(readers.fingerprint, Path(src.path)) for i, src in enumerate(sources) if not src.fingerprint
-        }
-        for _t, cleaner in batches:
-            cleaner.seal_quarantine()
-        for i, job in hashing.items():
-            sources[i].fingerprint = job.result()
-            file_names[i] = (sources[i].name, sources[i].fingerprint)
     for source in sources:
         source.rows = batches[0][1].source_rows.get(source.name, source.rows)
         if source.rows == 0:
             raise InputError(f"{source.name}: only a header row, no data; export the file again with its rows")
+    # Python work the load needs only at its end runs on threads beside it, on the core the engine's
+    # statements leave idle between them: hashing a file parsed straight from its CSV (the hash
+    # releases the GIL), and sealing the quarantined rows (read through a cursor of the scratch engine,
+    # sealed outside it)
+    cursor = con.cursor()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hashing = {
+            i: pool.submit(readers.fingerprint, Path(src.path)) for i, src in enumerate(sources) if not src.fingerprint
+        }
+        sealing = pool.submit(lambda: {t.name: c.sealed_quarantine(cursor) for t, c in batches})
+
+        def quarantine() -> tuple[dict[str, Any], dict[int, tuple[str, str]]]:
+            for i, job in hashing.items():
+                sources[i].fingerprint = job.result()
+                file_names[i] = (sources[i].name, sources[i].fingerprint)
+            return sealing.result(), file_names
+
+        try:
+            return _store(ws, con, table, ready, sources, maps, started, tick, quarantine)
+        finally:
+            wait([sealing, *hashing.values()])  # the threads are done with the engine before it closes
+            cursor.close()
+
+
+def _store(
+    ws: Workspace,
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    ready: list[tuple[Table, BatchCleaner, str]],
+    sources: list[Source],
+    maps: list[ColumnMap],
+    started: datetime,
+    tick: Progress,
+    quarantine: Callable[[], tuple[dict[str, Any], dict[int, tuple[str, str]]]],
+) -> ImportReport:
+    """Load the cleaned batches into the warehouse in one transaction, with the import's log entry."""
     run(con, f"ATTACH {sql_str(str(ws.warehouse_path))} AS wh")
     try:
         create_tables(con, "wh")
@@ -311,7 +343,7 @@ def _run(
         try:
             import_id = con.execute("SELECT COALESCE(max(import_id), 0) + 1 FROM wh.import_log").fetchall()[0][0]
             for i, (t, cleaner, name) in enumerate(ready):
-                _load(con, t, name, cleaner.quarantine_table, import_id, cleaner.stats, file_names)
+                _load(con, t, name, import_id, cleaner.stats, quarantine)
                 tick("load", i + 1, len(ready) + 1)
             outcome = MergeOutcome()
             if any(t.name == "customers" for t, _, _ in ready):
