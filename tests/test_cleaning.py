@@ -495,6 +495,20 @@ def test_sealed_columns_are_stored_without_compression(ws, write_csv, query):
     ]
 
 
+def test_order_numbers_are_stored_with_zstd_and_other_text_with_dictionaries(ws, write_csv, query):
+    """An order number is unique per order: ZSTD, not the dictionary that serves repeated texts."""
+    rows = [[f"ORD{i:012d}", f"C{i % 7}", "2024-05-01", "10", "1", f"P{i % 3}", "手机"] for i in range(400)]
+    import_files(ws, "orders", [_orders(write_csv, rows)])
+    stored = query(
+        "SELECT DISTINCT column_name, compression FROM pragma_storage_info('orders') "
+        "WHERE column_name IN ('order_id', 'user_id', 'product_id') AND segment_type = 'VARCHAR' ORDER BY 1"
+    )
+    assert stored == [("order_id", "ZSTD"), ("product_id", "DICT_FSST"), ("user_id", "DICT_FSST")]
+    assert query("SELECT count(*), min(order_id), max(order_id) FROM orders") == [
+        (400, "ORD000000000000", "ORD000000000399")
+    ]
+
+
 def test_yes_no_words_parse_and_an_unknown_word_quarantines_its_row(ws, write_csv, query):
     header = [*ORDER_HEADER, "是否用券"]
     words = {"O1": "是", "O2": "否", "O3": "TRUE", "O4": " no ", "O5": "用券", "O6": "", "O7": "也许"}

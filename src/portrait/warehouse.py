@@ -21,6 +21,8 @@ OUTLIER_RULES = ("iqr", "3sigma")
 # sealed values (personal fields, quarantined raw text) are random bytes to a compressor: trying to
 # compress them costs a checkpoint most of its time (1.5 s for 110 k quarantined rows) and saves nothing
 SEALED = " USING COMPRESSION uncompressed"
+# a text unique per row (``Field.unique_text``): ZSTD, see there
+UNIQUE_TEXT = " USING COMPRESSION zstd"
 
 
 def outlier_column(field: str, rule: str) -> str:
@@ -118,8 +120,9 @@ def create_tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> 
     """Create every raw and bookkeeping table that does not exist yet."""
     prefix = f"{schema}." if schema else ""
     for table in TABLES.values():
-        personal = {f.name for f in table.fields if f.personal}
-        cols = ", ".join(f'"{name}" {sql}{SEALED if name in personal else ""}' for name, sql in table_columns(table))
+        storage = {f.name: SEALED for f in table.fields if f.personal}
+        storage.update({f.name: UNIQUE_TEXT for f in table.fields if f.unique_text})
+        cols = ", ".join(f'"{name}" {sql}{storage.get(name, "")}' for name, sql in table_columns(table))
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{table.name} ({cols})")
     # a warehouse made before rows other than customers were compared by value has a content hash
     # column on every table: it goes, so that each table has the columns ``table_columns`` declares
