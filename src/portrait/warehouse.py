@@ -18,8 +18,8 @@ OUTLIER_FIELDS: dict[str, tuple[str, ...]] = {
     "products": ("price",),
 }
 OUTLIER_RULES = ("iqr", "3sigma")
-# sealed values (personal fields, quarantined raw text) are random bytes to a compressor: trying to
-# compress them costs a checkpoint most of its time (1.5 s for 110 k quarantined rows) and saves nothing
+# sealed values (personal fields, quarantined raw text) and hashes are random bytes to a compressor: trying
+# to compress them costs a checkpoint most of its time (1.5 s for 110 k quarantined rows) and saves nothing
 SEALED = " USING COMPRESSION uncompressed"
 # a text unique per row (``Field.unique_text``): ZSTD, see there
 UNIQUE_TEXT = " USING COMPRESSION zstd"
@@ -122,6 +122,7 @@ def create_tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> 
     for table in TABLES.values():
         storage = {f.name: SEALED for f in table.fields if f.personal}
         storage.update({f.name: UNIQUE_TEXT for f in table.fields if f.unique_text})
+        storage["_key"] = SEALED  # a hash: random bits, which every compressor tries and drops (0.1 CPU-s / 10 M)
         cols = ", ".join(f'"{name}" {sql}{storage.get(name, "")}' for name, sql in table_columns(table))
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{table.name} ({cols})")
     # a warehouse made before rows other than customers were compared by value has a content hash
