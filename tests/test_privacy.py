@@ -124,12 +124,19 @@ def _all_workspace_bytes(path: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file())
 
 
-def test_no_clear_personal_value_in_any_workspace_file(ws, write_csv):
+@pytest.mark.parametrize("beside_the_load", [False, True])
+def test_no_clear_personal_value_in_any_workspace_file(ws, write_csv, monkeypatch, beside_the_load):
+    # quarantined rows are sealed in a statement before the load, or (many of them) on a thread beside it
+    from portrait.ingest import job
+
+    monkeypatch.setattr(job, "SEAL_BESIDE_THE_LOAD", 1 if beside_the_load else 10**9)
     report = _import_personal(ws, write_csv)
     assert report.tables["customers"]["quarantined"] == 1
     con = duckdb.connect(str(ws.warehouse_path))
     con.execute("CHECKPOINT")
+    (token,) = con.execute("SELECT raw FROM quarantine").fetchone()
     con.close()
+    assert json.loads(ws.vault.decrypt(token))["phone"] == "13700000000"  # sealed, and opens to the row
     blob = _all_workspace_bytes(ws.path)
     assert b"C1" in blob  # the scan does see the warehouse's text
     for clear in [*CLEAR.values(), "13700000000", "zs@example.cn", "张三"]:

@@ -717,6 +717,18 @@ class BatchCleaner:
         self.flag_outliers()
         return self.finish()
 
+    def seal_quarantine(self) -> None:
+        """Replace the quarantined rows' raw text (it may hold personal data) by sealed tokens in place, in
+        file and row order: a Python function the engine calls on each row, in one statement (one engine
+        thread: see ``python_function``). For a few rows; many are sealed by :meth:`sealed_quarantine`."""
+        q_table = self.quarantine_table
+        with python_function(self.con, "_portrait_seal", self.vault.encrypt, [VARCHAR], VARCHAR) as seal:
+            run(
+                self.con,
+                f"CREATE OR REPLACE TABLE {q_table} AS SELECT _file, _row, _reasons, {seal}(raw) AS raw "
+                f"FROM {q_table} ORDER BY _file, _row",
+            )
+
     def sealed_quarantine(self, con: duckdb.DuckDBPyConnection) -> Any:
         """The quarantined rows (``_file``, ``_row``, ``_reasons``, ``raw``) in file and row order, their raw
         text (it may hold personal data) replaced by sealed tokens, as an Arrow table.

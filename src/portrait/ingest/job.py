@@ -32,6 +32,9 @@ from portrait.warehouse import create_tables, table_columns
 from portrait.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]
+# from this many quarantined rows on, they are sealed on a thread beside the load (loading pyarrow,
+# 0.2 s, to hand them back to the engine); fewer are sealed in a statement before it
+SEAL_BESIDE_THE_LOAD = 20_000
 STAGES = ("read", "clean", "load")
 
 
@@ -133,7 +136,7 @@ def _load(
     """Upsert the ready rows into the warehouse table and append new quarantine rows.
 
     ``quarantine()`` waits for the work done beside the load and gives the sealed quarantine rows per
-    table (Arrow) and each file's name and fingerprint by index."""
+    table (a scratch table's name, or Arrow rows) and each file's name and fingerprint by index."""
     target = f"wh.{table.name}"
     cols = [name for name, _ in table_columns(table)]
 
@@ -171,11 +174,14 @@ def _load(
     new_only = f" WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE t._key = n._key)" if before else ""
     run(con, f"INSERT INTO {target} SELECT {insert_cols} FROM {ready} n{new_only}")
     stats.accepted = scalar(con, f"SELECT count(*) FROM {target}") - before  # type: ignore[index]
-    # quarantine: raw values come sealed (``BatchCleaner.sealed_quarantine``); same file + row is kept once
+    # quarantine: raw values come sealed (a scratch table, or Arrow rows sealed beside the load); same
+    # file + row is kept once
     sealed, file_names = quarantine()
     files = ", ".join(f"({i}, {sql_str(name)}, {sql_str(fp)})" for i, (name, fp) in sorted(file_names.items()))
-    rows = f"_portrait_sealed_{table.name}"
-    con.register(rows, sealed[table.name])
+    rows = sealed[table.name]
+    if not isinstance(rows, str):
+        con.register(f"_portrait_sealed_{table.name}", rows)
+        rows = f"_portrait_sealed_{table.name}"
     try:
         run(
             con,
@@ -187,7 +193,8 @@ def _load(
             "ORDER BY qq._file, qq._row",
         )
     finally:
-        con.unregister(rows)
+        if rows.startswith("_portrait_sealed_"):
+            con.unregister(rows)
 
 
 def import_files(
@@ -302,25 +309,32 @@ def _run(
             raise InputError(f"{source.name}: only a header row, no data; export the file again with its rows")
     # Python work the load needs only at its end runs on threads beside it, on the core the engine's
     # statements leave idle between them: hashing a file parsed straight from its CSV (the hash
-    # releases the GIL), and sealing the quarantined rows (read through a cursor of the scratch engine,
-    # sealed outside it)
+    # releases the GIL), and sealing many quarantined rows (read through a cursor of the scratch
+    # engine, sealed outside it, handed back as Arrow)
+    beside = sum(c.stats.quarantined for _, c in batches) >= SEAL_BESIDE_THE_LOAD
+    if not beside:
+        for _t, cleaner in batches:
+            cleaner.seal_quarantine()
     cursor = con.cursor()
     with ThreadPoolExecutor(max_workers=2) as pool:
         hashing = {
             i: pool.submit(readers.fingerprint, Path(src.path)) for i, src in enumerate(sources) if not src.fingerprint
         }
-        sealing = pool.submit(lambda: {t.name: c.sealed_quarantine(cursor) for t, c in batches})
+        sealing = pool.submit(lambda: {t.name: c.sealed_quarantine(cursor) for t, c in batches}) if beside else None
 
         def quarantine() -> tuple[dict[str, Any], dict[int, tuple[str, str]]]:
             for i, job in hashing.items():
                 sources[i].fingerprint = job.result()
                 file_names[i] = (sources[i].name, sources[i].fingerprint)
+            if sealing is None:
+                return {t.name: c.quarantine_table for t, c in batches}, file_names
             return sealing.result(), file_names
 
         try:
             return _store(ws, con, table, ready, sources, maps, started, tick, quarantine)
         finally:
-            wait([sealing, *hashing.values()])  # the threads are done with the engine before it closes
+            # the threads are done with the engine before it closes
+            wait([*hashing.values(), *([sealing] if sealing else [])])
             cursor.close()
 
 
