@@ -224,7 +224,7 @@ def test_each_row_names_its_file_by_number_and_its_line(ws, write_csv, query):
 
 def test_a_warehouse_naming_each_rows_file_in_text_gets_file_numbers(ws, write_csv, query):
     # the layout of earlier versions: _source (the file's name) between _import_id and _row, no _file
-    from portrait.schema import ORDERS
+    from portrait.schema import CUSTOMERS, ORDERS
     from portrait.warehouse import table_columns
 
     a = _orders(write_csv, [["O1", "C1", "2024-05-01", "10", "1", "P1", "手机"]], "a.csv")
@@ -237,14 +237,22 @@ def test_a_warehouse_naming_each_rows_file_in_text_gets_file_numbers(ws, write_c
     )
     con.execute("DROP TABLE orders")
     con.execute("ALTER TABLE old RENAME TO orders")
+    # the records kept for undoing identity merges had the customers' old layout too
+    con.execute("DROP TABLE merge_before")
+    con.execute(
+        "CREATE TABLE merge_before AS SELECT CAST(NULL AS BIGINT) AS merge_id, * EXCLUDE (_row, _file), "
+        "CAST(NULL AS VARCHAR) AS _source, _row FROM customers LIMIT 0"
+    )
     con.close()
     import_files(ws, "orders", [_orders(write_csv, [["O3", "C2", "2024-05-03", "10", "1", "P1", "手机"]], "c.csv")])
     assert query(ROW_FILE) == [("O1", "a.csv", 2, 1), ("O2", "b.csv", 2, 1), ("O3", "c.csv", 2, 2)]
-    names = [
-        r[0]
-        for r in query("SELECT column_name FROM duckdb_columns() WHERE table_name = 'orders' ORDER BY column_index")
-    ]
-    assert names == [name for name, _ in table_columns(ORDERS)]
+
+    def columns(table: str) -> list[str]:
+        sql = f"SELECT column_name FROM duckdb_columns() WHERE table_name = '{table}' ORDER BY column_index"
+        return [r[0] for r in query(sql)]
+
+    assert columns("orders") == [name for name, _ in table_columns(ORDERS)]
+    assert columns("merge_before") == ["merge_id", *(name for name, _ in table_columns(CUSTOMERS))]
 
 
 def test_missing_values_fill_below_threshold_and_mark_unknown_above(ws, write_csv, query):
