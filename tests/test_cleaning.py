@@ -222,6 +222,17 @@ def test_each_row_names_its_file_by_number_and_its_line(ws, write_csv, query):
     assert query("SELECT DISTINCT typeof(_file) FROM orders") == [("USMALLINT",)]
 
 
+def test_a_customer_folded_from_two_files_names_the_file_and_line_of_its_latest_row(ws, write_csv, query):
+    a = write_csv("a.csv", [["客户ID", "性别"], ["C1", "男"], ["C2", "女"]])
+    b = write_csv("b.csv", [["客户ID", "性别"], ["C3", "女"], ["C1", "女"]])
+    import_files(ws, "customers", [a, b])
+    rows = query(
+        "SELECT c.user_id, c.gender, regexp_extract(json_extract_string(l.files, '$[' || c._file || '].path'), "
+        "'[^/]*$'), c._row FROM customers c JOIN import_log l ON l.import_id = c._import_id ORDER BY 1"
+    )
+    assert rows == [("C1", "女", "b.csv", 3), ("C2", "女", "a.csv", 3), ("C3", "女", "b.csv", 2)]
+
+
 def test_a_warehouse_naming_each_rows_file_in_text_gets_file_numbers(ws, write_csv, query):
     # the layout of earlier versions: _source (the file's name) between _import_id and _row, no _file
     from portrait.schema import CUSTOMERS, ORDERS
