@@ -60,17 +60,10 @@ def table_columns(table: Table) -> list[tuple[str, str]]:
     return cols
 
 
-def _number_the_files(con: duckdb.DuckDBPyConnection, prefix: str, database: str) -> None:
-    """Give a warehouse made before rows named their file by number (``_source``: the file's name on
-    every row) the column ``_file`` in its place, the position of that name among the import's files."""
-    old = run(
-        con,
-        "SELECT table_name FROM duckdb_columns() WHERE column_name = '_source' "
-        f"AND database_name = {database} AND schema_name = 'main' ORDER BY table_name",
-    )
-    names = [name for (name,) in old if name in TABLES or name == "merge_before"]
-    if not names:
-        return
+def _number_the_files(con: duckdb.DuckDBPyConnection, prefix: str, names: list[str]) -> None:
+    """Give the tables ``names``, made before rows named their file by number (``_source``: the file's
+    name on every row), the column ``_file`` in its place: the position of that name among the import's
+    files."""
     # the files of each import, in order (import_log.files: the import report's sources; a row's _source
     # held the last part of the file's path)
     path = "json_extract_string(l.files, '$[' || f.i || '].path')"
@@ -125,20 +118,25 @@ def create_tables(con: duckdb.DuckDBPyConnection, schema: str | None = None) -> 
         storage["_key"] = SEALED  # a hash: random bits, which every compressor tries and drops (0.1 CPU-s / 10 M)
         cols = ", ".join(f'"{name}" {sql}{storage.get(name, "")}' for name, sql in table_columns(table))
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{table.name} ({cols})")
-    # a warehouse made before rows other than customers were compared by value has a content hash
-    # column on every table: it goes, so that each table has the columns ``table_columns`` declares
+    # earlier layouts, found in one look at the catalogue: a content hash on every table (before rows
+    # other than customers were compared by value), the file's name on every row (``_source``)
     database = sql_str(schema) if schema else "current_database()"
-    old = run(
+    old: dict[str, list[str]] = {"_content_hash": [], "_source": []}
+    for name, column in run(
         con,
-        "SELECT table_name FROM duckdb_columns() WHERE column_name = '_content_hash' "
-        f"AND table_name NOT IN ('customers', 'merge_before') AND database_name = {database}",
-    )
-    for (name,) in old:
-        if name in TABLES:
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE column_name IN ('_content_hash', '_source') "
+        f"AND database_name = {database} AND schema_name = 'main' ORDER BY table_name",
+    ):
+        if name in TABLES or name == "merge_before":
+            old[column].append(name)
+    # customers (and their merge-undo records) keep their keyed content hash
+    for name in old["_content_hash"]:
+        if name not in ("customers", "merge_before"):
             run(con, f"ALTER TABLE {prefix}{name} DROP COLUMN _content_hash")
     for name, cols in META_TABLES.items():
         run(con, f"CREATE TABLE IF NOT EXISTS {prefix}{name} ({cols})")
-    _number_the_files(con, prefix, database)
+    if old["_source"]:
+        _number_the_files(con, prefix, old["_source"])
     # the customer records as they were before each identity merge, for `portrait merge undo`
     run(
         con,

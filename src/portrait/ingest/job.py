@@ -32,6 +32,9 @@ from portrait.warehouse import create_tables, table_columns
 from portrait.workspace import Workspace
 
 Progress = Callable[[str, int, int], None]
+# waits for the work done beside the load; gives the sealed quarantine rows per table (a scratch table's
+# name, or Arrow rows) and each file's name and fingerprint by index
+Quarantine = Callable[[], tuple[dict[str, Any], dict[int, tuple[str, str]]]]
 # from this many quarantined rows on, they are sealed on a thread beside the load (loading pyarrow,
 # 0.2 s, to hand them back to the engine); fewer are sealed in a statement before it
 SEAL_BESIDE_THE_LOAD = 20_000
@@ -131,12 +134,9 @@ def _load(
     ready: str,
     import_id: int,
     stats: TableStats,
-    quarantine: Callable[[], tuple[dict[str, Any], dict[int, tuple[str, str]]]],
+    quarantine: Quarantine,
 ) -> None:
-    """Upsert the ready rows into the warehouse table and append new quarantine rows.
-
-    ``quarantine()`` waits for the work done beside the load and gives the sealed quarantine rows per
-    table (a scratch table's name, or Arrow rows) and each file's name and fingerprint by index."""
+    """Upsert the ready rows into the warehouse table and append new quarantine rows."""
     target = f"wh.{table.name}"
     cols = [name for name, _ in table_columns(table)]
 
@@ -178,10 +178,10 @@ def _load(
     # file + row is kept once
     sealed, file_names = quarantine()
     files = ", ".join(f"({i}, {sql_str(name)}, {sql_str(fp)})" for i, (name, fp) in sorted(file_names.items()))
-    rows = sealed[table.name]
-    if not isinstance(rows, str):
-        con.register(f"_portrait_sealed_{table.name}", rows)
-        rows = f"_portrait_sealed_{table.name}"
+    arrow = not isinstance(sealed[table.name], str)
+    rows = f"_portrait_sealed_{table.name}" if arrow else sealed[table.name]
+    if arrow:
+        con.register(rows, sealed[table.name])
     try:
         run(
             con,
@@ -193,7 +193,7 @@ def _load(
             "ORDER BY qq._file, qq._row",
         )
     finally:
-        if rows.startswith("_portrait_sealed_"):
+        if arrow:
             con.unregister(rows)
 
 
@@ -347,7 +347,7 @@ def _store(
     maps: list[ColumnMap],
     started: datetime,
     tick: Progress,
-    quarantine: Callable[[], tuple[dict[str, Any], dict[int, tuple[str, str]]]],
+    quarantine: Quarantine,
 ) -> ImportReport:
     """Load the cleaned batches into the warehouse in one transaction, with the import's log entry."""
     run(con, f"ATTACH {sql_str(str(ws.warehouse_path))} AS wh")
